@@ -1,0 +1,76 @@
+"""DCGAN (Radford et al. 2016) for square images of 1 or 3 channels.
+
+Generator: latent -> dense projection -> (s0, s0, F) -> n stride-2 transposed convolutions
+(batch norm + ReLU between, tanh at the end) -> (S, S, C), with S = s0 * 2**n and s0 in 4..7
+(28 -> 7*2*2, 32 -> 4*2**3, 64 -> 4*2**4). Discriminator mirrors it with stride-2 convolutions,
+LeakyReLU(0.2), batch norm on all but the first layer, no pooling, one logit out.
+"""
+
+import keras
+
+from gantool.models.init import batch_norm, weight_init
+
+KERNEL_SIZE = 4
+# Shapes the tests build (any s * 2**n with s in 4..7 works).
+EXAMPLE_SHAPES = [(s, s, c) for s in (28, 32, 64) for c in (1, 3)]
+D_LEAKY_SLOPE = 0.2
+
+
+def _upsamplings(size):
+    """Number of stride-2 stages n with size = s0 * 2**n, s0 in [4, 7] (28 -> 2, 32 -> 3)."""
+    n = 0
+    while size % 2 == 0 and size // 2 >= 4:
+        size //= 2
+        n += 1
+    if not 4 <= size <= 7 or n == 0:
+        return None
+    return n
+
+
+def check_data_shape(data_shape):
+    if len(data_shape) != 3 or data_shape[0] != data_shape[1] or data_shape[2] not in (1, 3):
+        raise ValueError(f"dcgan needs square images (S, S, 1 or 3), got shape {data_shape}")
+    if _upsamplings(data_shape[0]) is None:
+        raise ValueError(
+            f"dcgan cannot build {data_shape[0]}x{data_shape[0]} images; sizes of the form "
+            "s * 2**n with s in 4..7 work (e.g. 28, 32, 64, 128)"
+        )
+
+
+def build_generator(config, data_shape):
+    size, _, channels = data_shape
+    n = _upsamplings(size)
+    start = size // 2**n
+    filters = config.g_filters * 2 ** (n - 1)
+
+    z = keras.Input((config.latent_dim,), name="z")
+    x = keras.layers.Dense(start * start * filters, use_bias=False,
+                           kernel_initializer=weight_init(), name="project")(z)
+    x = batch_norm()(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Reshape((start, start, filters))(x)
+    for _ in range(n - 1):
+        filters //= 2
+        x = keras.layers.Conv2DTranspose(filters, KERNEL_SIZE, strides=2, padding="same",
+                                         use_bias=False, kernel_initializer=weight_init())(x)
+        x = batch_norm()(x)
+        x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2DTranspose(channels, KERNEL_SIZE, strides=2, padding="same",
+                                     activation="tanh", kernel_initializer=weight_init(),
+                                     name="output")(x)
+    return keras.Model(z, x, name="generator")
+
+
+def build_discriminator(config, data_shape):
+    n = _upsamplings(data_shape[0])
+    inputs = keras.Input(data_shape, name="x")
+    x = inputs
+    for i in range(n):
+        x = keras.layers.Conv2D(config.d_filters * 2**i, KERNEL_SIZE, strides=2, padding="same",
+                                use_bias=i == 0, kernel_initializer=weight_init())(x)
+        if i > 0:  # the paper leaves batch norm off the discriminator's input layer
+            x = batch_norm()(x)
+        x = keras.layers.LeakyReLU(negative_slope=D_LEAKY_SLOPE)(x)
+    x = keras.layers.Flatten()(x)
+    logits = keras.layers.Dense(1, kernel_initializer=weight_init(), name="logits")(x)
+    return keras.Model(inputs, logits, name="discriminator")

@@ -1,0 +1,50 @@
+"""The vanilla fully connected GAN of Goodfellow et al. (2014), for images and 2-D points.
+
+Images are flattened for the discriminator and the generator ends in tanh; 2-D points get a
+linear output. An empty ``g_hidden`` makes a linear generator.
+"""
+
+import math
+
+import keras
+
+from gantool.models.init import activation, weight_init
+
+EXAMPLE_SHAPES = [(2,), (28, 28, 1), (32, 32, 3), (64, 64, 3)]
+
+
+def check_data_shape(data_shape):
+    if len(data_shape) not in (1, 3):
+        raise ValueError(f"mlp needs data of shape (D,) or (H, W, C), got {data_shape}")
+
+
+def _is_image(data_shape):
+    return len(data_shape) == 3
+
+
+def build_generator(config, data_shape):
+    z = keras.Input((config.latent_dim,), name="z")
+    x = z
+    for i, units in enumerate(config.g_hidden):
+        x = keras.layers.Dense(units, kernel_initializer=weight_init(), name=f"dense_{i}")(x)
+        x = activation(config.g_activation, config.leaky_slope)(x)
+    x = keras.layers.Dense(
+        math.prod(data_shape),
+        activation="tanh" if _is_image(data_shape) else None,
+        kernel_initializer=weight_init(),
+        name="output",
+    )(x)
+    x = keras.layers.Reshape(data_shape)(x)
+    return keras.Model(z, x, name="generator")
+
+
+def build_discriminator(config, data_shape):
+    inputs = keras.Input(data_shape, name="x")
+    x = keras.layers.Flatten()(inputs)
+    for i, units in enumerate(config.d_hidden):
+        x = keras.layers.Dense(units, kernel_initializer=weight_init(), name=f"dense_{i}")(x)
+        x = activation(config.d_activation, config.leaky_slope)(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout)(x)
+    logits = keras.layers.Dense(1, kernel_initializer=weight_init(), name="logits")(x)
+    return keras.Model(inputs, logits, name="discriminator")

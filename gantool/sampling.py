@@ -1,0 +1,120 @@
+"""Load a run directory back and draw samples from its generator."""
+
+from pathlib import Path
+
+import numpy as np
+
+from gantool import viz
+from gantool.config import TrainConfig
+from gantool.errors import UsageError
+
+GRID_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def draw_latents(n, latent_dim, distribution="normal", seed=0):
+    """(n, latent_dim) float32 latents from N(0, 1) or U(-1, 1), reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    if distribution == "normal":
+        return rng.standard_normal((n, latent_dim)).astype(np.float32)
+    if distribution == "uniform":
+        return rng.uniform(-1.0, 1.0, (n, latent_dim)).astype(np.float32)
+    raise UsageError(f"unknown latent distribution {distribution!r}; choose normal or uniform")
+
+
+def slerp(a, b, t):
+    """Spherical interpolation between latent vectors ``a`` and ``b`` (D,) for ``t`` (T,) -> (T, D)."""
+    a, b, t = np.asarray(a, np.float64), np.asarray(b, np.float64), np.asarray(t)[:, None]
+    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:
+        return ((1 - t) * a + t * b).astype(np.float32)
+    return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)
+
+
+def generate(generator, latents, batch_size=500):
+    """Run the generator in inference mode over latents (N, latent_dim) -> float32 (N, ...)."""
+    outputs = [generator(latents[i:i + batch_size], training=False).numpy()
+               for i in range(0, len(latents), batch_size)]
+    return np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)
+
+
+def to_uint8(images):
+    """Model-range images in [-1, 1] -> uint8 in [0, 255]."""
+    return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def load_generator(path):
+    """Rebuild the generator of a run from ``config.json`` and load checkpoint weights.
+
+    ``path`` is a run directory or a checkpoint prefix inside one. Returns (config, generator).
+    """
+    from gantool.checkpoints import resolve_checkpoint, restore_generator
+    from gantool.models import ARCHITECTURES
+
+    run_dir, prefix = resolve_checkpoint(path)
+    config = TrainConfig.load(run_dir)
+    arch = ARCHITECTURES.get(config.arch)
+    generator = arch.build_generator(config, tuple(config.data_shape))
+    restore_generator(generator, prefix)
+    return config, generator
+
+
+def sample(path, n=64, seed=0, out="samples.png", batch_size=500):
+    """Draw ``n`` samples from a run and write them to ``out``; returns the written paths.
+
+    ``out`` ending in .png/.jpg: one grid image (2-D data: a scatter over real points);
+    ``.npy``: uint8 images (N, H, W, C) or float32 points (N, 2), plus a scatter PNG for points;
+    anything else: a folder of numbered PNGs (2-D data: points.npy and scatter.png in it).
+    """
+    if n < 1:
+        raise UsageError(f"--n must be at least 1, got {n}")
+    config, generator = load_generator(path)
+    latents = draw_latents(n, config.latent_dim, config.latent_dist, seed)
+    outputs = generate(generator, latents, batch_size)
+    out = Path(out)
+    _check_writable(out)
+    if config.data_kind == "points":
+        return _write_points(outputs, out, path)
+    images = to_uint8(outputs)
+    if out.suffix.lower() == ".npy":
+        np.save(out, images)
+        return [out]
+    if out.suffix.lower() in GRID_SUFFIXES:
+        viz.save_image(out, viz.image_grid(images))
+        return [out]
+    out.mkdir(parents=True, exist_ok=True)
+    width = len(str(n - 1))
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(out / f"{i:0{width}d}.png")
+        viz.save_image(paths[-1], image)
+    return paths
+
+
+def _write_points(points, out, run_path):
+    from gantool.checkpoints import resolve_checkpoint
+
+    run_dir, _ = resolve_checkpoint(run_path)
+    real_path = Path(run_dir) / "samples" / "real_points.npy"
+    real = np.load(real_path) if real_path.is_file() else None
+    if out.suffix.lower() == ".npy":
+        np.save(out, points)
+        scatter = out.with_suffix(".png")
+    elif out.suffix.lower() in GRID_SUFFIXES:
+        scatter = out
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / "points.npy", points)
+        scatter = out / "scatter.png"
+    viz.save_image(scatter, viz.scatter_image(real, points, title=f"{len(points)} samples"))
+    return [p for p in (out, scatter) if p.is_file()] if out.suffix else [out / "points.npy", scatter]
+
+
+def _check_writable(out):
+    parent = out if not out.suffix else out.parent
+    while not parent.exists():
+        parent = parent.parent
+    import os
+
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write to {out}: {parent} is not writable")

@@ -1,0 +1,79 @@
+"""Every registered architecture at every shape it claims, and the DCGAN paper's initialisation."""
+
+import numpy as np
+import pytest
+
+from gantool.config import TrainConfig
+from gantool.models import ARCHITECTURES, build_models
+
+CASES = [(arch, shape) for arch in ARCHITECTURES.names()
+         for shape in ARCHITECTURES.get(arch).EXAMPLE_SHAPES]
+
+
+@pytest.mark.parametrize("arch,shape", CASES, ids=[f"{a}-{'x'.join(map(str, s))}" for a, s in CASES])
+def test_output_shapes_and_ranges(arch, shape):
+    config = TrainConfig(arch=arch, data_shape=list(shape), latent_dim=8, g_hidden=[16],
+                         d_hidden=[16], g_filters=8, d_filters=8)
+    generator, discriminator = build_models(config)
+    z = np.random.default_rng(0).standard_normal((3, 8)).astype("float32") * 50
+    fake = generator(z, training=False).numpy()
+    assert fake.shape == (3, *shape)
+    if len(shape) == 3:  # images end in tanh
+        assert fake.min() >= -1 and fake.max() <= 1
+    logits = discriminator(fake, training=False).numpy()
+    assert logits.shape == (3, 1)
+    assert np.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("shape", [(30, 30, 1), (32, 32, 2), (32, 28, 3), (2,)])
+def test_dcgan_rejects_unsupported_shapes(shape):
+    config = TrainConfig(arch="dcgan", data_shape=list(shape))
+    with pytest.raises(ValueError, match="dcgan"):
+        build_models(config)
+
+
+def _kernels_and_gammas(model):
+    import keras
+
+    kernels, gammas = [], []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gammas.append(layer.gamma.numpy().ravel())
+        elif hasattr(layer, "kernel"):
+            kernels.append(layer.kernel.numpy().ravel())
+    return np.concatenate(kernels), np.concatenate(gammas) if gammas else np.array([])
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES.names())
+def test_paper_initialisation(arch):
+    config = TrainConfig(arch=arch, data_shape=[32, 32, 3])
+    for model in build_models(config):
+        kernels, gammas = _kernels_and_gammas(model)
+        assert abs(kernels.mean()) < 1e-3
+        assert kernels.std() == pytest.approx(0.02, rel=0.03)
+        if arch == "dcgan":
+            assert gammas.size > 100
+            assert gammas.mean() == pytest.approx(1.0, abs=0.005)
+            assert gammas.std() == pytest.approx(0.02, rel=0.15)
+        for layer in model.layers:  # biases and BN betas start at zero
+            for name in ("bias", "beta"):
+                if getattr(layer, name, None) is not None:
+                    assert not np.any(getattr(layer, name).numpy())
+
+
+def test_dcgan_structure_follows_the_paper():
+    import keras
+
+    config = TrainConfig(arch="dcgan", data_shape=[64, 64, 3])
+    generator, discriminator = build_models(config)
+    d_layers = discriminator.layers
+    first_conv = next(i for i, l in enumerate(d_layers) if isinstance(l, keras.layers.Conv2D))
+    assert not isinstance(d_layers[first_conv + 1], keras.layers.BatchNormalization)
+    assert any(isinstance(l, keras.layers.BatchNormalization) for l in d_layers)
+    assert all(l.negative_slope == pytest.approx(0.2) for l in d_layers
+               if isinstance(l, keras.layers.LeakyReLU))
+    pooling = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    assert not any(isinstance(l, pooling) for l in d_layers + generator.layers)
+    assert generator.layers[-1].activation.__name__ == "tanh"
+    transposed = [l for l in generator.layers if isinstance(l, keras.layers.Conv2DTranspose)]
+    assert len(transposed) == 4 and all(l.strides == (2, 2) for l in transposed)
