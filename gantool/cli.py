@@ -108,6 +108,8 @@ def cli():
               show_default=True, help="tf.distribute strategy (auto: mirrored on several GPUs).")
 @click.option("--cpu-devices", type=POSITIVE,
               help="Split the CPU into N logical devices (to run 'mirrored' without GPUs).")
+@click.option("--sync-bn", is_flag=True,
+              help="Batch norm over the global batch across replicas (default: per replica).")
 @click.option("--jit/--no-jit", default=DEFAULTS.jit, show_default=True,
               help="Compile the training step with XLA.")
 @click.option("--dry-run", is_flag=True, help="A couple of steps of everything (smoke test).")

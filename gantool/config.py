@@ -59,6 +59,7 @@ class TrainConfig:
     # execution
     strategy: str = "auto"
     cpu_devices: int | None = None
+    sync_bn: bool = False
     jit: bool = False
     dry_run: bool = False
     # derived from the data when training starts

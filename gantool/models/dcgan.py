@@ -46,14 +46,14 @@ def build_generator(config, data_shape):
     z = keras.Input((config.latent_dim,), name="z")
     x = keras.layers.Dense(start * start * filters, use_bias=False,
                            kernel_initializer=weight_init(), name="project")(z)
-    x = batch_norm()(x)
+    x = batch_norm(config.sync_bn)(x)
     x = keras.layers.ReLU()(x)
     x = keras.layers.Reshape((start, start, filters))(x)
     for _ in range(n - 1):
         filters //= 2
         x = keras.layers.Conv2DTranspose(filters, KERNEL_SIZE, strides=2, padding="same",
                                          use_bias=False, kernel_initializer=weight_init())(x)
-        x = batch_norm()(x)
+        x = batch_norm(config.sync_bn)(x)
         x = keras.layers.ReLU()(x)
     x = keras.layers.Conv2DTranspose(channels, KERNEL_SIZE, strides=2, padding="same",
                                      activation="tanh", kernel_initializer=weight_init(),
@@ -69,7 +69,7 @@ def build_discriminator(config, data_shape):
         x = keras.layers.Conv2D(config.d_filters * 2**i, KERNEL_SIZE, strides=2, padding="same",
                                 use_bias=i == 0, kernel_initializer=weight_init())(x)
         if i > 0:  # the paper leaves batch norm off the discriminator's input layer
-            x = batch_norm()(x)
+            x = batch_norm(config.sync_bn)(x)
         x = keras.layers.LeakyReLU(negative_slope=D_LEAKY_SLOPE)(x)
     x = keras.layers.Flatten()(x)
     logits = keras.layers.Dense(1, kernel_initializer=weight_init(), name="logits")(x)

@@ -13,9 +13,12 @@ def gamma_init(seed=None):
     return keras.initializers.RandomNormal(mean=1.0, stddev=WEIGHT_STDDEV, seed=seed)
 
 
-def batch_norm(name=None):
+def batch_norm(synchronized=False, name=None):
+    """Batch norm with the paper's init; ``synchronized`` uses global-batch statistics across
+    replicas (otherwise each replica normalises with its own share of the batch)."""
     return keras.layers.BatchNormalization(
-        gamma_initializer=gamma_init(), beta_initializer="zeros", name=name
+        gamma_initializer=gamma_init(), beta_initializer="zeros", synchronized=synchronized,
+        name=name,
     )
 
 

@@ -1,0 +1,112 @@
+"""Training on 2 replicas is the same mathematics as on 1 (the CPU is split in conftest.py)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gantool.config import TrainConfig
+from gantool.distribute import is_chief, make_strategy
+from gantool.gan import GAN
+from gantool.losses import LOSSES
+from gantool.models import build_models
+
+GLOBAL_BATCH = 8
+
+
+def run_steps(strategy, arch, loss, steps, sync_bn=False, draw_latents=False, seed=0):
+    """Train ``steps`` steps under ``strategy`` from fixed initial weights; returns
+    (generator weights, discriminator weights, list of logs)."""
+    shape = [2] if arch == "mlp" else [28, 28, 1]
+    config = TrainConfig(arch=arch, data_shape=shape, latent_dim=4, g_hidden=[16], d_hidden=[16],
+                         dropout=0.0, g_filters=4, d_filters=4, sync_bn=sync_bn, loss=loss)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((GLOBAL_BATCH * steps, *shape)).astype("float32")
+    z = rng.standard_normal((GLOBAL_BATCH * steps, 4)).astype("float32")
+    with strategy.scope():
+        keras.utils.set_random_seed(seed)
+        generator, discriminator = build_models(config)
+        gan = GAN(generator, discriminator, latent_dim=4, loss=loss, seed=seed)
+        gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5))
+        gan.build_optimizers()
+    data = x if draw_latents else {"x": x, "z": z}
+    dataset = tf.data.Dataset.from_tensor_slices(data).batch(GLOBAL_BATCH)
+    logs = []
+    callback = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs=None, out=logs: out.append(
+            {k: float(v) for k, v in logs.items()}))
+    gan.fit(dataset, epochs=1, verbose=0, callbacks=[callback], shuffle=False)
+    return ([v.numpy() for v in generator.weights], [v.numpy() for v in discriminator.weights],
+            logs)
+
+
+@pytest.fixture(scope="module")
+def strategies():
+    one = make_strategy("one-device")
+    two = make_strategy("mirrored")
+    assert two.num_replicas_in_sync == 2
+    return one, two
+
+
+def max_difference(a, b):
+    return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("loss", LOSSES.names())
+@pytest.mark.parametrize("arch,steps,sync_bn", [("mlp", 1, False), ("mlp", 5, False),
+                                                 ("dcgan", 1, True)])
+def test_two_replicas_match_one(strategies, loss, arch, steps, sync_bn):
+    one, two = strategies
+    g1, d1, logs1 = run_steps(one, arch, loss, steps, sync_bn)
+    g2, d2, logs2 = run_steps(two, arch, loss, steps, sync_bn)
+    assert max_difference(g1, g2) < 1e-5
+    assert max_difference(d1, d2) < 1e-5
+    # logged values are the true global means, whatever the number of replicas
+    for a, b in zip(logs1, logs2):
+        for key in ("d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6)
+
+
+def test_per_replica_batch_norm_differs_without_sync(strategies):
+    """Documented behaviour: without --sync-bn each replica normalises its own half batch."""
+    one, two = strategies
+    g1, _, _ = run_steps(one, "dcgan", "ns", 1, sync_bn=False)
+    g2, _, _ = run_steps(two, "dcgan", "ns", 1, sync_bn=False)
+    assert max_difference(g1, g2) > 1e-5
+
+
+def test_replicas_draw_different_latents(strategies):
+    _, two = strategies
+    config = TrainConfig(arch="mlp", data_shape=[2], latent_dim=4, g_hidden=[4], d_hidden=[4])
+    with two.scope():
+        generator, discriminator = build_models(config)
+        gan = GAN(generator, discriminator, latent_dim=4, seed=3)
+        gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+        gan.build_optimizers()
+    per_replica = two.run(tf.function(lambda: gan.draw_latents(4)))
+    first, second = (t.numpy() for t in two.experimental_local_results(per_replica))
+    assert not np.allclose(first, second)
+
+
+def test_seeded_runs_are_reproducible(strategies):
+    _, two = strategies
+    a = run_steps(two, "mlp", "ns", 3, draw_latents=True, seed=5)
+    b = run_steps(two, "mlp", "ns", 3, draw_latents=True, seed=5)
+    assert max_difference(a[0], b[0]) == 0 and max_difference(a[1], b[1]) == 0
+
+
+@pytest.mark.parametrize("tf_config,chief", [
+    (None, True),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}', True),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}', False),
+    ('{"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}',
+     False),
+    ('{"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}',
+     True),
+])
+def test_chief_detection(monkeypatch, tf_config, chief):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    assert is_chief() is chief
