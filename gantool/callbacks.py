@@ -7,6 +7,7 @@ Only these callbacks write files during training. Epoch numbers in outputs are 1
 import csv
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -44,76 +45,110 @@ def sample_path(run_dir, epoch, suffix):
     return Path(run_dir) / SAMPLES_DIR / f"epoch_{epoch:04d}{suffix}"
 
 
+@dataclass
+class TrainingState:
+    """What the callbacks share: the global step, the schedule and stop requests."""
+
+    steps_per_epoch: int
+    epochs: int
+    step: int = 0  # steps completed so far (across resumes)
+    on_nan: str = "stop"
+    interrupted: str | None = None  # name of the signal that asked training to stop
+    rollbacks: int = 0
+
+    @property
+    def epochs_done(self):
+        return self.step // self.steps_per_epoch
+
+
+def _finite(logs):
+    return all(math.isfinite(float(logs[k])) for k in ("d_loss", "g_loss"))
+
+
 class RunLogger(keras.callbacks.Callback):
     """Per-step and per-epoch logs: a tqdm bar, ``metrics.csv``, ``steps.csv`` and the plot.
 
     Replaces the epoch logs Keras passes on (the last batch's values) by the epoch means, so
-    callbacks after this one see the means. Stops training on a non-finite loss.
+    callbacks after this one see the means. With ``on_nan="stop"`` a non-finite loss ends
+    training; with ``"rollback"`` the step is logged but left out of the means.
     """
 
-    def __init__(self, run_dir, steps_per_epoch, epochs, initial_epoch=0, progress=True,
-                 summary_writer=None):
+    def __init__(self, run_dir, state, progress=True, summary_writer=None):
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.steps_per_epoch = steps_per_epoch
-        self.epochs = epochs
+        self.state = state
         self.progress = progress
         self.summary_writer = summary_writer
         self.history = [r for r in read_csv(self.run_dir / METRICS_NAME)
-                        if int(r["epoch"]) <= initial_epoch]
+                        if int(r["epoch"]) <= state.epochs_done]
         self.step_rows = [r for r in read_csv(self.run_dir / STEPS_NAME)
-                          if int(r["epoch"]) <= initial_epoch]
-        self.global_step = initial_epoch * steps_per_epoch
+                          if int(r["step"]) <= state.step]
 
     def on_epoch_begin(self, epoch, logs=None):
         self.current_epoch = epoch
         self.epoch_start = time.perf_counter()
-        self.sums = dict.fromkeys(LOG_NAMES, 0.0)
-        self.count = 0
+        done = [r for r in self.step_rows if int(r["epoch"]) == epoch + 1]  # a resumed epoch
+        self.sums = {k: sum(float(r[k]) for r in done if _finite(r)) for k in LOG_NAMES}
+        self.count = sum(1 for r in done if _finite(r))
         self.bar = None
         if self.progress:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.epochs}",
-                            unit="step", leave=True, dynamic_ncols=True)
+            self.bar = tqdm(total=self.state.steps_per_epoch, initial=len(done),
+                            desc=f"epoch {epoch + 1}/{self.state.epochs}", unit="step",
+                            dynamic_ncols=True)
 
     def on_train_batch_end(self, batch, logs=None):
         values = {k: float(logs[k]) for k in LOG_NAMES}
-        self.global_step += 1
-        bad = [k for k in ("d_loss", "g_loss") if not math.isfinite(values[k])]
-        if bad:
-            if self.bar is not None:
-                self.bar.close()
-            raise TrainingDiverged(
-                f"non-finite {bad[0]} ({values[bad[0]]}) at step {self.global_step} "
-                f"(epoch {self.current_epoch + 1}); training stopped, checkpoints kept as they were"
-            )
-        for k in LOG_NAMES:
-            self.sums[k] += values[k]
-        self.count += 1
-        self.step_rows.append({"step": self.global_step, "epoch": self.current_epoch + 1,
+        self.state.step += 1
+        step = self.state.step
+        self.step_rows.append({"step": step, "epoch": self.current_epoch + 1,
                                **{k: f"{v:.6g}" for k, v in values.items()}})
-        if self.summary_writer is not None:
-            self.summary_writer.scalars(values, self.global_step, prefix="step/")
+        if not _finite(values):
+            if self.state.on_nan == "stop":
+                self.flush()
+                self._close_bar()
+                bad = next(k for k in ("d_loss", "g_loss") if not math.isfinite(values[k]))
+                raise TrainingDiverged(
+                    f"non-finite {bad} ({values[bad]}) at step {step} (epoch "
+                    f"{self.current_epoch + 1}); training stopped and no checkpoint was "
+                    "overwritten (--on-nan rollback restores the last good one and continues)")
+        else:
+            for k in LOG_NAMES:
+                self.sums[k] += values[k]
+            self.count += 1
+            if self.summary_writer is not None:
+                self.summary_writer.scalars(values, step, prefix="step/")
+        if self.state.interrupted:
+            self.flush()
         if self.bar is not None:
-            means = {k: self.sums[k] / self.count for k in LOG_NAMES}
+            means = {k: self.sums[k] / max(self.count, 1) for k in LOG_NAMES}
             self.bar.set_postfix({"D": f"{means['d_loss']:.3f}", "G": f"{means['g_loss']:.3f}",
                                   "D(x)": f"{means['d_real']:.2f}",
                                   "D(G(z))": f"{means['d_fake']:.2f}"}, refresh=False)
             self.bar.update(1)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def flush(self):
+        write_csv(self.run_dir / STEPS_NAME, self.step_rows, ["step", "epoch", *LOG_NAMES])
+
+    def _close_bar(self):
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._close_bar()
+        if self.state.interrupted:  # a partial epoch: its steps are in steps.csv only
+            return
         means = {k: self.sums[k] / max(self.count, 1) for k in LOG_NAMES}
         if logs is not None:
             logs.update(means)
-        row = {"epoch": epoch + 1, "step": self.global_step,
+        row = {"epoch": epoch + 1, "step": self.state.step,
                "seconds": f"{time.perf_counter() - self.epoch_start:.2f}",
                **{k: f"{v:.6g}" for k, v in means.items()}}
         self.history.append(row)
+        self.flush()
         write_csv(self.run_dir / METRICS_NAME, self.history, list(row))
-        write_csv(self.run_dir / STEPS_NAME, self.step_rows, ["step", "epoch", *LOG_NAMES])
         viz.plot_history(self.run_dir / PLOT_NAME, self.history)
         if self.summary_writer is not None:
             self.summary_writer.scalars(means, epoch + 1, prefix="epoch/")
@@ -126,14 +161,14 @@ class SampleWriter(keras.callbacks.Callback):
     ``.npy`` (float32 (N, 2)) and a ``.png`` scatter over ``samples/real_points.npy``.
     """
 
-    def __init__(self, run_dir, latents, data_kind, every, epochs, real_points=None,
+    def __init__(self, run_dir, state, latents, data_kind, every, real_points=None,
                  summary_writer=None):
         super().__init__()
         self.run_dir = Path(run_dir)
+        self.state = state
         self.latents = latents
         self.data_kind = data_kind
         self.every = every
-        self.epochs = epochs
         self.summary_writer = summary_writer
         (self.run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
         np.save(self.run_dir / SAMPLES_DIR / "fixed_latents.npy", latents)
@@ -144,7 +179,7 @@ class SampleWriter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         epoch += 1
-        if epoch % self.every and epoch != self.epochs:
+        if self.state.interrupted or (epoch % self.every and epoch != self.state.epochs):
             return
         outputs = generate(self.model.generator, self.latents)
         if self.data_kind == "points":
@@ -160,20 +195,53 @@ class SampleWriter(keras.callbacks.Callback):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Every ``every`` epochs (and after the last): a resumable checkpoint and ``generator.keras``."""
+    """Checkpoints every ``every`` epochs and after the last (plus ``generator.keras``), on a
+    stop request (SIGINT/SIGTERM) at the end of the current step, and at step 0 so that
+    ``on_nan="rollback"`` always has a state to return to. Rolling back restores the latest
+    checkpoint and multiplies both learning rates by ``ROLLBACK_LR_FACTOR``.
+    """
 
-    def __init__(self, run_checkpoint, run_dir, every, epochs):
+    ROLLBACK_LR_FACTOR = 0.5
+    MAX_ROLLBACKS = 5
+
+    def __init__(self, run_checkpoint, run_dir, state, every):
         super().__init__()
         self.run_checkpoint = run_checkpoint
         self.run_dir = Path(run_dir)
+        self.state = state
         self.every = every
-        self.epochs = epochs
+
+    def on_train_begin(self, logs=None):
+        if self.run_checkpoint.latest is None:
+            self.run_checkpoint.save(self.state.step, self.state.epochs_done)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not _finite(logs) and self.state.on_nan == "rollback":
+            self.rollback()
+        if self.state.interrupted and not self.model.stop_training:
+            self.run_checkpoint.save(self.state.step, self.state.epochs_done)
+            self.model.stop_training = True
+
+    def rollback(self):
+        self.state.rollbacks += 1
+        if self.state.rollbacks > self.MAX_ROLLBACKS:
+            raise TrainingDiverged(f"losses still non-finite after {self.MAX_ROLLBACKS} rollbacks "
+                                   f"(step {self.state.step}); giving up")
+        path = self.run_checkpoint.latest
+        self.run_checkpoint.checkpoint.restore(path)
+        for optimizer in (self.model.d_optimizer, self.model.g_optimizer):
+            optimizer.learning_rate.assign(optimizer.learning_rate * self.ROLLBACK_LR_FACTOR)
+        from tqdm.auto import tqdm
+
+        tqdm.write(f"non-finite loss at step {self.state.step}: restored {path} and halved the "
+                   f"learning rates (D {float(self.model.d_optimizer.learning_rate):.3g}, "
+                   f"G {float(self.model.g_optimizer.learning_rate):.3g})")
 
     def on_epoch_end(self, epoch, logs=None):
         epoch += 1
-        if epoch % self.every and epoch != self.epochs:
+        if self.state.interrupted or (epoch % self.every and epoch != self.state.epochs):
             return
-        self.run_checkpoint.save(epoch)
+        self.run_checkpoint.save(self.state.step, epoch)
         tmp = self.run_dir / "generator.tmp.keras"
         self.model.generator.save(tmp)
         tmp.replace(self.run_dir / "generator.keras")

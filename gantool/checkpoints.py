@@ -1,15 +1,17 @@
-"""Resumable checkpoints of a run: generator, discriminator, both optimizers and the epoch.
+"""Resumable checkpoints of a run: generator, discriminator, both optimizers, step and epoch.
 
-``tf.train.CheckpointManager`` writes each checkpoint's files under temporary names and then
-updates the small ``checkpoint`` index file atomically, so an interrupted save leaves the previous
-checkpoint as the latest complete one.
+``tf.train.CheckpointManager`` writes a checkpoint's files under temporary names, renames them
+into place and only then rewrites the small ``checkpoint`` index file (itself written to a
+temporary file and renamed). A process killed at any moment therefore leaves the index pointing
+at the latest *complete* checkpoint. Checkpoints are numbered by training step.
 """
 
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
-from gantool.errors import GantoolError, UsageError
+from gantool.errors import GantoolError, TrainingDiverged, UsageError
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -18,13 +20,16 @@ class RunCheckpoint:
     """Saves and restores the training state of a :class:`~gantool.gan.GAN` in ``directory``."""
 
     def __init__(self, gan, directory, keep=3):
+        self.gan = gan
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.checkpoint = tf.train.Checkpoint(
             generator=gan.generator,
             discriminator=gan.discriminator,
             d_optimizer=gan.d_optimizer,
             g_optimizer=gan.g_optimizer,
             epoch=self.epoch,
+            step=self.step,
         )
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory),
                                                   max_to_keep=keep)
@@ -33,17 +38,27 @@ class RunCheckpoint:
     def latest(self):
         return self.manager.latest_checkpoint
 
-    def save(self, epoch):
-        """Write a checkpoint for the end of ``epoch``; returns its path prefix."""
+    def save(self, step, epoch):
+        """Write a checkpoint at training ``step`` (``epoch`` complete epochs); returns its path.
+
+        Refuses to save non-finite weights, so a diverged run never replaces a good checkpoint.
+        """
+        for model in (self.gan.generator, self.gan.discriminator):
+            if not all(np.isfinite(v.numpy()).all() for v in model.weights):
+                raise TrainingDiverged(f"{model.name} weights are not finite at step {step}; "
+                                       f"not saving (latest good checkpoint: {self.latest})")
+        self.step.assign(step)
         self.epoch.assign(epoch)
         try:
-            return self.manager.save(checkpoint_number=epoch)
+            return self.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as e:
-            raise GantoolError(f"could not write a checkpoint to {self.manager.directory}: "
-                               f"{getattr(e, 'message', e)}; the previous checkpoint is kept") from None
+            reason = getattr(e, "message", None) or str(e)
+            raise GantoolError(f"could not write a checkpoint to {self.manager.directory} "
+                               f"({reason.splitlines()[0]}); the previous checkpoint "
+                               f"{self.latest} is kept") from None
 
     def restore(self, path=None):
-        """Restore ``path`` (default: the latest); returns the epoch it was saved at."""
+        """Restore ``path`` (default: the latest); returns ``(step, epoch)`` saved with it."""
         path = path or self.latest
         if path is None:
             raise UsageError(f"no checkpoint to resume from in {self.manager.directory}")
@@ -52,7 +67,7 @@ class RunCheckpoint:
         except (AssertionError, ValueError, tf.errors.OpError) as e:
             raise UsageError(f"checkpoint {path} does not match this run's models: "
                              f"{str(e).splitlines()[0]}") from None
-        return int(self.epoch.numpy())
+        return int(self.step.numpy()), int(self.epoch.numpy())
 
 
 def resolve_checkpoint(path):

@@ -108,6 +108,13 @@ def cli():
               show_default=True, help="tf.distribute strategy (auto: mirrored on several GPUs).")
 @click.option("--cpu-devices", type=POSITIVE,
               help="Split the CPU into N logical devices (to run 'mirrored' without GPUs).")
+@click.option("--tpu", help="--strategy tpu: TPU name or address (default: the local TPU).")
+@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
+              default=DEFAULTS.precision, show_default=True,
+              help="Mixed precision is a GPU/TPU feature (float16 uses loss scaling).")
+@click.option("--on-nan", type=click.Choice(["stop", "rollback"]), default=DEFAULTS.on_nan,
+              show_default=True, help="On a non-finite loss: stop, or restore the last good "
+              "checkpoint, halve both learning rates and continue.")
 @click.option("--sync-bn", is_flag=True,
               help="Batch norm over the global batch across replicas (default: per replica).")
 @click.option("--jit/--no-jit", default=DEFAULTS.jit, show_default=True,

@@ -60,6 +60,9 @@ class TrainConfig:
     strategy: str = "auto"
     cpu_devices: int | None = None
     sync_bn: bool = False
+    tpu: str | None = None
+    precision: str = "float32"
+    on_nan: str = "stop"
     jit: bool = False
     dry_run: bool = False
     # derived from the data when training starts
@@ -152,6 +155,10 @@ def validate(config):
     validate_dataset_spec(config.dataset)
     _check(config.strategy in STRATEGIES,
            f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
+    _check(config.precision in PRECISIONS,
+           f"unknown precision {config.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    _check(config.on_nan in ("stop", "rollback"),
+           f"unknown on-nan policy {config.on_nan!r}; choose stop or rollback")
     _check(config.latent_dist in ("normal", "uniform"),
            f"unknown latent distribution {config.latent_dist!r}; choose normal or uniform")
     for name in ("epochs", "batch_size", "latent_dim", "sample_every", "checkpoint_every",
@@ -188,6 +195,8 @@ def validate(config):
 
 
 ACTIVATIONS = ("leaky_relu", "relu", "tanh")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # Settings that may change when a run is resumed; the rest define the models and the data.
 RESUMABLE_SETTINGS = ("epochs", "steps_per_epoch", "sample_every", "checkpoint_every", "keep",
-                      "strategy", "cpu_devices", "jit", "dry_run", "tensorboard", "out")
+                      "strategy", "cpu_devices", "tpu", "jit", "dry_run", "tensorboard", "out",
+                      "on_nan")

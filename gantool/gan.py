@@ -78,6 +78,7 @@ class GAN(keras.Model):
 
     def discriminate(self, real, fake):
         if self.fuse_discriminator:
+            fake = tf.cast(fake, real.dtype)
             logits = self.discriminator(tf.concat([real, fake], axis=0), training=True)
             return tf.split(logits, 2, axis=0)
         return (self.discriminator(real, training=True),
@@ -94,14 +95,19 @@ class GAN(keras.Model):
         with tf.GradientTape(persistent=True) as tape:
             fake = self.generator(latents, training=True)
             real_logits, fake_logits = self.discriminate(real, fake)
+            real_logits = tf.cast(real_logits, tf.float32)
+            fake_logits = tf.cast(fake_logits, tf.float32)
             d_per_example = self.gan_loss.d_loss(real_logits, fake_logits, self.label_smoothing)
             g_per_example = self.gan_loss.g_loss(fake_logits)
             d_loss = tf.nn.compute_average_loss(d_per_example, global_batch_size=global_batch)
             g_loss = tf.nn.compute_average_loss(g_per_example, global_batch_size=global_batch)
+            # Loss scaling for float16 (a no-op otherwise); the optimizers unscale gradients.
+            d_scaled = self.d_optimizer.scale_loss(d_loss)
+            g_scaled = self.g_optimizer.scale_loss(g_loss)
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
-        d_grads = tape.gradient(d_loss, d_vars)
-        g_grads = tape.gradient(g_loss, g_vars)
+        d_grads = tape.gradient(d_scaled, d_vars)
+        g_grads = tape.gradient(g_scaled, g_vars)
         del tape
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))

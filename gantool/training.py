@@ -1,9 +1,11 @@
 """``train(config)``: build everything under a ``tf.distribute`` strategy and run ``fit()``."""
 
-import os
+import contextlib
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +19,22 @@ from gantool.errors import GantoolError, UsageError
 DRY_RUN_STEPS = 2
 DRY_RUN_EPOCHS = 2
 POINT_SAMPLES = 1000
+REAL_POINTS = 2000
+
+
+class Interrupted(GantoolError):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint (exit code 128 + signal)."""
+
+    def __init__(self, message, signal_name="SIGINT"):
+        super().__init__(message)
+        self.exit_code = 128 + signal.Signals[signal_name].value
 
 
 @dataclass
 class TrainResult:
     run_dir: Path
     epochs_done: int
+    steps_done: int
     history: list
 
 
@@ -32,22 +44,23 @@ def default_run_dir(config):
     return Path("runs") / f"{config.arch}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare_run_dir(config, resume=False, force=False, explicit=None):
+def prepare_run_dir(config, resume=False, force=False, explicit=None, create=True):
     """Create or reopen the run directory; returns ``(config, run_dir)``.
 
     A new run needs an empty or missing directory unless ``force``. With ``resume`` the saved
     config is used, updated with the explicitly given settings in
     :data:`~gantool.config.RESUMABLE_SETTINGS`; other explicit settings must match it.
+    ``create=False`` (non-chief workers) checks and reads but writes nothing.
     """
     run_dir = Path(config.out) if config.out else default_run_dir(config)
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} exists and is not a directory")
-    exists = run_dir.is_dir() and any(run_dir.iterdir())
     if resume:
         saved = TrainConfig.load(run_dir)
         explicit = set(explicit if explicit is not None else _changed_settings(config))
         clashes = [k for k in sorted(explicit - set(config_lib.RESUMABLE_SETTINGS))
-                   if getattr(config, k) != getattr(saved, k) and k not in ("data_shape", "data_kind", "version")]
+                   if getattr(config, k) != getattr(saved, k)
+                   and k not in ("data_shape", "data_kind", "version")]
         if clashes:
             k = clashes[0]
             raise UsageError(f"--{k.replace('_', '-')} {getattr(config, k)!r} differs from the "
@@ -55,7 +68,9 @@ def prepare_run_dir(config, resume=False, force=False, explicit=None):
                              f"(only {', '.join(config_lib.RESUMABLE_SETTINGS)} may change)")
         updates = {k: getattr(config, k) for k in explicit & set(config_lib.RESUMABLE_SETTINGS)}
         return saved.replace(**updates, out=str(run_dir)), run_dir
-    if exists:
+    if not create:
+        return config.replace(out=str(run_dir)), run_dir
+    if run_dir.is_dir() and any(run_dir.iterdir()):
         if not force:
             raise UsageError(f"run directory {run_dir} already exists and is not empty; pass "
                              "--resume to continue it or --force to start it again")
@@ -79,15 +94,17 @@ def train(config, *, resume=False, force=False, explicit=None, progress=True):
     """Train a GAN as described by ``config`` (a :class:`TrainConfig`); returns a TrainResult.
 
     ``explicit`` names the settings the user gave (used to merge with a resumed run's config).
-    Writes the run directory described in the README. Raises GantoolError/UsageError on failure.
+    Writes the run directory described in the README; under multi-worker training only the
+    chief writes there (other workers use a temporary directory, deleted at the end).
+    Raises GantoolError/UsageError on failure, Interrupted on SIGINT/SIGTERM.
     """
     config_lib.validate(config)
-    config, run_dir = prepare_run_dir(config, resume=resume, force=force, explicit=explicit)
-
     from gantool.distribute import is_chief, make_strategy
 
-    strategy = make_strategy(config.strategy, config.cpu_devices)
     chief = is_chief()
+    config, run_dir = prepare_run_dir(config, resume=resume, force=force, explicit=explicit,
+                                      create=chief)
+    strategy = make_strategy(config.strategy, config.cpu_devices, config.tpu)
     out_dir = run_dir if chief else Path(tempfile.mkdtemp(prefix="gantool-worker-"))
     try:
         return _train(config, run_dir, out_dir, strategy, resume, progress and chief)
@@ -96,36 +113,41 @@ def train(config, *, resume=False, force=False, explicit=None, progress=True):
             shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def _train(config, run_dir, out_dir, strategy, resume, progress):
-    import keras
-    import tensorflow as tf
+@contextlib.contextmanager
+def stop_requests(state):
+    """While active, SIGINT/SIGTERM set ``state.interrupted`` (a second SIGINT aborts at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    from gantool import callbacks as cb
-    from gantool.checkpoints import CHECKPOINT_DIR, RunCheckpoint
-    from gantool.data import load_dataset
-    from gantool.data.pipeline import steps_per_epoch, training_dataset
+    def request_stop(signum, frame):
+        if state.interrupted and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        state.interrupted = signal.Signals(signum).name
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _set_precision(precision):
+    import keras
+
+    keras.mixed_precision.set_global_policy(precision)
+
+
+def _build_gan(config, strategy):
+    import keras
+
     from gantool.gan import GAN
     from gantool.models import build_models
-    from gantool.sampling import draw_latents
 
-    keras.utils.set_random_seed(config.seed)
-    global_batch = config.batch_size
-    max_examples = config.max_examples
-    if config.dry_run:
-        max_examples = min(max_examples or 10**12, global_batch * DRY_RUN_STEPS)
-    source = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
-                          channels=config.channels, max_examples=max_examples, seed=config.seed)
-    if resume and list(config.data_shape) != list(source.shape):
-        raise UsageError(f"dataset {config.dataset} now gives shape {tuple(source.shape)}, the run "
-                         f"was trained on {tuple(config.data_shape)}")
-    config = config.replace(data_shape=list(source.shape), data_kind=source.kind)
-    steps = steps_per_epoch(source, global_batch, config.steps_per_epoch)
-    epochs = config.epochs
-    if config.dry_run:
-        steps = min(steps, DRY_RUN_STEPS)
-        epochs = min(epochs, DRY_RUN_EPOCHS)
-
+    _set_precision(config.precision)
     with strategy.scope():
+        keras.utils.set_random_seed(config.seed)
         try:
             generator, discriminator = build_models(config)
         except ValueError as e:
@@ -133,50 +155,98 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
         gan = GAN(generator, discriminator, latent_dim=config.latent_dim,
                   latent_dist=config.latent_dist, loss=config.loss,
                   label_smoothing=config.label_smoothing, seed=config.seed)
-        gan.compile(
-            d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta1,
-                                              beta_2=config.beta2),
-            g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta1,
-                                              beta_2=config.beta2),
-            jit_compile=config.jit,
-        )
-        gan.build_optimizers()
-        checkpoint = RunCheckpoint(gan, out_dir / CHECKPOINT_DIR, keep=config.keep)
-        initial_epoch = checkpoint.restore() if resume else 0
 
+        def adam(lr):
+            optimizer = keras.optimizers.Adam(lr, beta_1=config.beta1, beta_2=config.beta2)
+            if config.precision == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            return optimizer
+
+        gan.compile(d_optimizer=adam(config.d_learning_rate),
+                    g_optimizer=adam(config.g_learning_rate), jit_compile=config.jit)
+        gan.build_optimizers()
+    return gan
+
+
+def _train(config, run_dir, out_dir, strategy, resume, progress):
+    import tensorflow as tf
+
+    from gantool import callbacks as cb
+    from gantool.checkpoints import CHECKPOINT_DIR, RunCheckpoint
+    from gantool.data import load_dataset
+    from gantool.data.pipeline import steps_per_epoch, training_dataset
+    from gantool.sampling import draw_latents
+
+    max_examples = config.max_examples
+    if config.dry_run:
+        max_examples = min(max_examples or 10**12, config.batch_size * DRY_RUN_STEPS)
+    source = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
+                          channels=config.channels, max_examples=max_examples, seed=config.seed)
+    if resume and list(config.data_shape) != list(source.shape):
+        raise UsageError(f"dataset {config.dataset} now gives shape {tuple(source.shape)}, the run "
+                         f"was trained on {tuple(config.data_shape)}")
+    config = config.replace(data_shape=list(source.shape), data_kind=source.kind)
+    steps = steps_per_epoch(source, config.batch_size, config.steps_per_epoch)
+    epochs = config.epochs
+    if config.dry_run:
+        steps, epochs = min(steps, DRY_RUN_STEPS), min(epochs, DRY_RUN_EPOCHS)
+
+    gan = _build_gan(config, strategy)
+    with strategy.scope():
+        checkpoint = RunCheckpoint(gan, out_dir / CHECKPOINT_DIR, keep=config.keep)
+    start_step = 0
+    if resume:
+        source_ckpt = tf.train.latest_checkpoint(str(run_dir / CHECKPOINT_DIR))
+        start_step, _ = checkpoint.restore(source_ckpt)
     if out_dir == run_dir:
         config.save(run_dir)
-    if initial_epoch >= epochs:
-        print(f"{run_dir} has already trained {initial_epoch} epochs; pass a larger --epochs "
+    state = cb.TrainingState(steps_per_epoch=steps, epochs=epochs, step=start_step,
+                             on_nan=config.on_nan)
+    if state.epochs_done >= epochs:
+        print(f"{run_dir} has already trained {state.epochs_done} epochs; pass a larger --epochs "
               "to continue")
-        return TrainResult(run_dir, initial_epoch, cb.read_csv(run_dir / cb.METRICS_NAME))
+        return TrainResult(run_dir, state.epochs_done, state.step,
+                           cb.read_csv(run_dir / cb.METRICS_NAME))
 
-    dataset = training_dataset(source, global_batch, config.seed, initial_epoch, epochs, steps)
     writer = cb.SummaryWriter(out_dir / "tensorboard") if config.tensorboard else None
     real_points = None
     if source.kind == "points":
-        real_points = np.stack(list(source.dataset.take(2000).as_numpy_iterator()))
+        real_points = np.stack(list(source.dataset.take(REAL_POINTS).as_numpy_iterator()))
     n_fixed = POINT_SAMPLES if source.kind == "points" else config.grid_size
     fixed_latents = draw_latents(n_fixed, config.latent_dim, config.latent_dist, config.seed + 1)
-    logger = cb.RunLogger(out_dir, steps, epochs, initial_epoch, progress, writer)
+    logger = cb.RunLogger(out_dir, state, progress, writer)
     callbacks = [
-        logger,  # first: it replaces the epoch logs by epoch means and stops on NaN
-        cb.SampleWriter(out_dir, fixed_latents, source.kind, config.sample_every, epochs,
+        logger,  # first: it counts steps, replaces epoch logs by epoch means, stops on NaN
+        cb.Checkpointer(checkpoint, out_dir, state, config.checkpoint_every),
+        cb.SampleWriter(out_dir, state, fixed_latents, source.kind, config.sample_every,
                         real_points, writer),
-        cb.Checkpointer(checkpoint, out_dir, config.checkpoint_every, epochs),
     ]
+    first_epoch, done_in_epoch = divmod(state.step, steps)
+    dataset = training_dataset(source, config.batch_size, config.seed, first_epoch, epochs, steps)
     try:
-        gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
-                callbacks=callbacks, verbose=0, shuffle=False)
+        with stop_requests(state):
+            if done_in_epoch:  # resuming mid-epoch: finish that epoch on its remaining batches
+                gan.fit(dataset.skip(done_in_epoch).take(steps - done_in_epoch),
+                        initial_epoch=first_epoch, epochs=first_epoch + 1,
+                        steps_per_epoch=steps - done_in_epoch, callbacks=callbacks, verbose=0,
+                        shuffle=False)
+                dataset = dataset.skip(steps)
+                first_epoch += 1
+            if first_epoch < epochs and not state.interrupted:
+                gan.fit(dataset, initial_epoch=first_epoch, epochs=epochs,
+                        steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False)
     except KeyboardInterrupt:
-        latest = checkpoint.latest
-        raise GantoolError(
-            f"interrupted; the latest checkpoint is {latest or 'none'}; continue with: "
-            f"gantool train --out {run_dir} --resume") from None
+        raise Interrupted(f"aborted at step {state.step}; the latest checkpoint is "
+                          f"{checkpoint.latest}; continue with: gantool train --out {run_dir} "
+                          "--resume") from None
     except tf.errors.ResourceExhaustedError as e:
         raise GantoolError(f"out of memory ({e.message.splitlines()[0]}); try a smaller "
                            "--batch-size") from None
     finally:
         if writer is not None:
             writer.close()
-    return TrainResult(run_dir, epochs, logger.history)
+    if state.interrupted:
+        raise Interrupted(f"stopped by {state.interrupted} at step {state.step} (epoch "
+                          f"{state.epochs_done + 1}); saved {checkpoint.latest}; continue with: "
+                          f"gantool train --out {run_dir} --resume", state.interrupted)
+    return TrainResult(run_dir, state.epochs_done, state.step, logger.history)

@@ -501,16 +501,13 @@ def _inception_block(b: _Builder, x, m: str):
     return b.concat(branches, f"{m}.join")
 
 
-def _reduction_block(b: _Builder, x, m: str):
-    """mixed_3 and mixed_8: [conv] | tower | [tower_1] | 3x3 stride-2 max pool."""
-    branches = []
-    if b.has(f"{m}.conv"):
-        branches.append(b.conv(x, f"{m}.conv"))
-    for tower in ("tower", "tower_1"):
-        if b.has(f"{m}.{tower}.conv"):
-            branches.append(b.chain(x, f"{m}.{tower}."))
-    branches.append(b.pool(x, "max", 2, "valid", f"{m}.pool"))
-    return b.concat(branches, f"{m}.join")
+def _reduction_block(b: _Builder, x, m: str, branches: tuple):
+    """mixed_3 (conv, tower) and mixed_8 (tower, tower_1), then a 3x3 stride-2 max pool;
+    "conv" is a single block, towers are chains."""
+    outputs = [b.conv(x, f"{m}.conv") if branch == "conv" else b.chain(x, f"{m}.{branch}.")
+               for branch in branches]
+    outputs.append(b.pool(x, "max", 2, "valid", f"{m}.pool"))
+    return b.concat(outputs, f"{m}.join")
 
 
 def _expanded_block(b: _Builder, x, m: str, pool_kind: str):
@@ -539,10 +536,10 @@ def _build_from_arrays(arrays: dict):
     x = b.pool(x, "max", 2, "valid", "pool_1")
     for m in ("mixed", "mixed_1", "mixed_2"):
         x = _inception_block(b, x, m)
-    x = _reduction_block(b, x, "mixed_3")
+    x = _reduction_block(b, x, "mixed_3", ("conv", "tower"))
     for m in ("mixed_4", "mixed_5", "mixed_6", "mixed_7"):
         x = _inception_block(b, x, m)
-    x = _reduction_block(b, x, "mixed_8")
+    x = _reduction_block(b, x, "mixed_8", ("tower", "tower_1"))
     x = _expanded_block(b, x, "mixed_9", "avg")
     x = _expanded_block(b, x, "mixed_10", "max")  # the graph's quirk: a max pool here
     features = keras.layers.GlobalAveragePooling2D(name="pool_3", dtype="float32")(x)

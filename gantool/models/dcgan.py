@@ -57,7 +57,7 @@ def build_generator(config, data_shape):
         x = keras.layers.ReLU()(x)
     x = keras.layers.Conv2DTranspose(channels, KERNEL_SIZE, strides=2, padding="same",
                                      activation="tanh", kernel_initializer=weight_init(),
-                                     name="output")(x)
+                                     name="output", dtype="float32")(x)
     return keras.Model(z, x, name="generator")
 
 
@@ -72,5 +72,6 @@ def build_discriminator(config, data_shape):
             x = batch_norm(config.sync_bn)(x)
         x = keras.layers.LeakyReLU(negative_slope=D_LEAKY_SLOPE)(x)
     x = keras.layers.Flatten()(x)
-    logits = keras.layers.Dense(1, kernel_initializer=weight_init(), name="logits")(x)
+    logits = keras.layers.Dense(1, kernel_initializer=weight_init(), name="logits",
+                                dtype="float32")(x)
     return keras.Model(inputs, logits, name="discriminator")

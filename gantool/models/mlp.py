@@ -33,8 +33,9 @@ def build_generator(config, data_shape):
         activation="tanh" if _is_image(data_shape) else None,
         kernel_initializer=weight_init(),
         name="output",
+        dtype="float32",  # float32 outputs under mixed precision
     )(x)
-    x = keras.layers.Reshape(data_shape)(x)
+    x = keras.layers.Reshape(data_shape, dtype="float32")(x)
     return keras.Model(z, x, name="generator")
 
 
@@ -46,5 +47,6 @@ def build_discriminator(config, data_shape):
         x = activation(config.d_activation, config.leaky_slope)(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout)(x)
-    logits = keras.layers.Dense(1, kernel_initializer=weight_init(), name="logits")(x)
+    logits = keras.layers.Dense(1, kernel_initializer=weight_init(), name="logits",
+                                dtype="float32")(x)
     return keras.Model(inputs, logits, name="discriminator")
