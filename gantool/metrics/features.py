@@ -6,22 +6,26 @@ import weakref
 
 import numpy as np
 
-_FORWARD_FNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_FORWARD_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _is_positive_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
 
 
 def _check_batch(batch, where: str) -> np.ndarray:
     """Validate one batch: uint8 (n, H, W, C) with C in {1, 3}; (n, H, W) gets C = 1."""
     if isinstance(batch, (tuple, list, dict)):
-        raise TypeError(f"{where}: expected an image array (n, H, W, C), got a {type(batch).__name__}; "
-                        "pass images only (no labels)")
+        raise TypeError(f"{where}: expected an image array (n, H, W, C), got a "
+                        f"{type(batch).__name__}; pass images only (no labels)")
     array = np.asarray(batch)
     if array.ndim == 3:
         array = array[..., np.newaxis]
     if array.ndim != 4 or array.shape[-1] not in (1, 3):
         raise ValueError(f"{where}: expected shape (n, H, W, C) with C = 1 or 3, got {array.shape}")
     if array.dtype != np.uint8:
-        raise TypeError(f"{where}: expected uint8 images in [0, 255], got dtype {array.dtype}; convert "
-                        "e.g. generator output in [-1, 1] with "
+        raise TypeError(f"{where}: expected uint8 images in [0, 255], got dtype {array.dtype}; "
+                        "convert e.g. generator output in [-1, 1] with "
                         "np.clip(np.rint((x + 1) * 127.5), 0, 255).astype(np.uint8)")
     return array
 
@@ -70,7 +74,7 @@ def extract_features(images, model=None, weights_path=None, batch_size: int = 50
         ``weights_path`` (None: cached or downloaded weights, see ``resolve_weights``).
     progress: show a tqdm bar (stderr) labelled ``desc``.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if not _is_positive_int(batch_size):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     from tqdm import tqdm
 

@@ -48,21 +48,23 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     if mu1.shape != (dim,) or mu2.shape != (dim,):
         raise ValueError(f"means must be 1-D of equal length; got {mu1.shape} and {mu2.shape}")
     if sigma1.shape != (dim, dim) or sigma2.shape != (dim, dim):
-        raise ValueError(f"covariances must be ({dim}, {dim}); got {sigma1.shape} and {sigma2.shape}")
+        raise ValueError(f"covariances must be ({dim}, {dim}); "
+                         f"got {sigma1.shape} and {sigma2.shape}")
 
     def imaginary_part(root) -> float:
         return float(np.abs(np.diagonal(root).imag).max()) if np.iscomplexobj(root) else 0.0
 
     covmean = linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all() or imaginary_part(covmean) > 1e-3:
-        warnings.warn(f"FID: product of covariances is nearly singular; adding {eps} to the diagonals",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(f"FID: product of covariances is nearly singular; adding {eps} to the "
+                      "diagonals", RuntimeWarning, stacklevel=2)
         offset = np.eye(dim) * eps
         covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
     if not np.isfinite(covmean).all():
         raise ValueError("FID: matrix square root is not finite even after the eps offset")
     if imaginary_part(covmean) > 1e-3:
-        raise ValueError(f"FID: matrix square root has imaginary diagonal part {imaginary_part(covmean):.3g}")
+        raise ValueError("FID: matrix square root has imaginary diagonal part "
+                         f"{imaginary_part(covmean):.3g}")
     covmean = np.real(covmean)
     diff = mu1 - mu2
     value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean)

@@ -32,7 +32,6 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -86,7 +85,8 @@ def cache_dir() -> Path:
 
 
 def default_weights_path() -> Path:
-    """Where converted or user-placed weights are cached: ``cache_dir()/fid_inception_weights.npz``."""
+    """Cached weights (converted download or user-placed):
+    ``cache_dir()/fid_inception_weights.npz``."""
     return cache_dir() / WEIGHTS_FILENAME
 
 
@@ -140,7 +140,8 @@ def _verify_cached_weights(path: Path) -> None:
         return
     actual = file_sha256(path)
     sidecar = _sidecar(path)
-    expected = sidecar.read_text().split()[0].lower() if sidecar.is_file() else None
+    recorded = sidecar.read_text().split() if sidecar.is_file() else []
+    expected = recorded[0].lower() if recorded else None
     if expected is not None and actual != expected:
         raise WeightsUnavailable(
             f"Cached Inception weights '{path}' fail their sha256 check (got {actual}, "
@@ -166,7 +167,8 @@ def _download(url: str, dest: Path) -> None:
     with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        with tqdm(total=total, unit="B", unit_scale=True, desc="inception weights", leave=False) as bar:
+        with tqdm(total=total, unit="B", unit_scale=True, desc="inception weights",
+                  leave=False) as bar:
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 out.write(chunk)
                 bar.update(len(chunk))
@@ -194,7 +196,7 @@ def _download_and_convert(dest: Path) -> Path:
         try:
             arrays = convert_inception_tarball(tarball)
             check_layout(arrays)
-        except (ValueError, OSError, tarfile.TarError, KeyError) as err:
+        except (ValueError, OSError, EOFError, tarfile.TarError) as err:
             raise WeightsUnavailable(
                 f"FID Inception weights unavailable: converting the downloaded "
                 f"{tarball.name} failed ({_one_line(err)}). {advice}"
@@ -229,7 +231,8 @@ def parse_pads(entries) -> dict:
     for entry in np.asarray(entries).ravel():
         match = _PAD_ENTRY.match(str(entry))
         if not match:
-            raise ValueError(f"bad {_PADS_KEY} entry {str(entry)!r}; expected 'NAME:pad_h,pad_w:stride'")
+            raise ValueError(f"bad {_PADS_KEY} entry {str(entry)!r}; "
+                             "expected 'NAME:pad_h,pad_w:stride'")
         name, ph, pw, stride = match.groups()
         pads[name] = (int(ph), int(pw), int(stride))
     return pads
@@ -237,7 +240,8 @@ def parse_pads(entries) -> dict:
 
 def layout_digest(arrays: dict) -> str:
     """sha256 of the sorted ``key:shape`` lines plus the ``__pads__`` entries."""
-    lines = sorted(f"{k}:{tuple(int(s) for s in v.shape)}" for k, v in arrays.items() if k != _PADS_KEY)
+    lines = sorted(f"{key}:{tuple(int(s) for s in value.shape)}"
+                   for key, value in arrays.items() if key != _PADS_KEY)
     pads = sorted(str(p) for p in np.asarray(arrays.get(_PADS_KEY, [])).ravel())
     return hashlib.sha256("\n".join(lines + pads).encode()).hexdigest()
 
@@ -300,7 +304,10 @@ def convert_graph_def(graph_def) -> dict:
 
     if isinstance(graph_def, (bytes, bytearray, memoryview)):
         parsed = tf.compat.v1.GraphDef()
-        parsed.ParseFromString(bytes(graph_def))
+        try:
+            parsed.ParseFromString(bytes(graph_def))
+        except Exception as err:  # protobuf's DecodeError
+            raise ValueError(f"not a serialized GraphDef: {_one_line(err)}") from err
         graph_def = parsed
     nodes = {node.name: node for node in graph_def.node}
     consumers = defaultdict(list)
@@ -320,12 +327,14 @@ def convert_graph_def(graph_def) -> dict:
         block = graph_block_name(scope)
         kernel = np.asarray(_const_value(nodes, node.input[1]), dtype=np.float32)
         if kernel.ndim != 4:
-            raise ValueError(f"{node.name}: filter has shape {kernel.shape}, expected (kh, kw, in, out)")
+            raise ValueError(f"{node.name}: filter has shape {kernel.shape}, "
+                             "expected (kh, kw, in, out)")
         data_format = node.attr["data_format"].s.decode() if "data_format" in node.attr else "NHWC"
         strides = list(node.attr["strides"].list.i)
         dilations = list(node.attr["dilations"].list.i) if "dilations" in node.attr else []
         if data_format != "NHWC" or len(strides) != 4 or strides[0] != 1 or strides[3] != 1:
-            raise ValueError(f"{node.name}: unsupported data_format {data_format} / strides {strides}")
+            raise ValueError(f"{node.name}: unsupported data_format {data_format} "
+                             f"/ strides {strides}")
         if strides[1] != strides[2] or any(d != 1 for d in dilations):
             raise ValueError(f"{node.name}: unsupported strides {strides} / dilations {dilations}")
         stride = int(strides[1])
@@ -342,13 +351,15 @@ def convert_graph_def(graph_def) -> dict:
         norms = [c for c in consumers[node.name] if c.op == "BatchNormWithGlobalNormalization"]
         if len(norms) != 1:
             found = sorted(c.op for c in consumers[node.name])
-            raise ValueError(f"{node.name}: expected one BatchNormWithGlobalNormalization consumer, found {found}")
+            raise ValueError(f"{node.name}: expected one BatchNormWithGlobalNormalization "
+                             f"consumer, found {found}")
         norm = norms[0]
         epsilon = norm.attr["variance_epsilon"].f
         if abs(epsilon - BN_EPSILON) > 1e-9:
             raise ValueError(f"{norm.name}: variance_epsilon {epsilon}, expected {BN_EPSILON}")
         if norm.attr["scale_after_normalization"].b:
-            raise ValueError(f"{norm.name}: scale_after_normalization is true; the weights format has no gamma")
+            raise ValueError(f"{norm.name}: scale_after_normalization is true; "
+                             "the weights format has no gamma")
         _, mean_in, var_in, beta_in, _gamma_in = list(norm.input)[:5]
 
         if block + ".weight" in arrays:
@@ -438,7 +449,8 @@ class _Builder:
             raise ValueError(f"weights file has no block {name!r} (missing key '{name}.weight')")
         kernel = self.arrays[name + ".weight"]
         if kernel.ndim != 4:
-            raise ValueError(f"'{name}.weight' has shape {kernel.shape}; expected (out, in, kh, kw)")
+            raise ValueError(f"'{name}.weight' has shape {kernel.shape}; "
+                             "expected (out, in, kh, kw)")
         out_ch, in_ch, kh, kw = (int(s) for s in kernel.shape)
         for suffix in _BN_SUFFIXES:
             key = f"{name}.{suffix}"
@@ -448,14 +460,16 @@ class _Builder:
         if name not in self.pads:
             raise ValueError(f"{_PADS_KEY} has no entry for block {name!r}")
         if x.shape[-1] != in_ch:
-            raise ValueError(f"block {name!r} expects {in_ch} input channels but receives {x.shape[-1]}")
+            raise ValueError(f"block {name!r} expects {in_ch} input channels "
+                             f"but receives {x.shape[-1]}")
         pad_h, pad_w, stride = self.pads[name]
         if pad_h == 0 and pad_w == 0:
             padding = "valid"
         elif stride == 1 and 2 * pad_h == kh - 1 and 2 * pad_w == kw - 1:
             padding = "same"  # equal to the symmetric padding for odd kernels, stride 1
         else:
-            x = L.ZeroPadding2D(((pad_h, pad_h), (pad_w, pad_w)), name=name + "_pad", dtype="float32")(x)
+            x = L.ZeroPadding2D(((pad_h, pad_h), (pad_w, pad_w)), name=name + "_pad",
+                                dtype="float32")(x)
             padding = "valid"
         conv = L.Conv2D(out_ch, (kh, kw), strides=stride, padding=padding, use_bias=False,
                         name=name, dtype="float32")
@@ -485,10 +499,12 @@ class _Builder:
     def load(self) -> None:
         unused = self.blocks - {name for name, _, _ in self.created}
         if unused:
-            raise ValueError(f"weights file has blocks the FID Inception graph does not use: {sorted(unused)[:5]}")
+            raise ValueError("weights file has blocks the FID Inception graph does not use: "
+                             f"{sorted(unused)[:5]}")
         for name, conv, norm in self.created:
             conv.set_weights([np.transpose(self.arrays[name + ".weight"], (2, 3, 1, 0))])
-            values = {"beta": name + ".beta", "moving_mean": name + ".mean", "moving_variance": name + ".var"}
+            values = {"beta": name + ".beta", "moving_mean": name + ".mean",
+                      "moving_variance": name + ".var"}
             for variable in norm.weights:
                 variable.assign(np.asarray(self.arrays[values[variable.name]], dtype=np.float32))
 
@@ -544,7 +560,7 @@ def _build_from_arrays(arrays: dict):
     x = _expanded_block(b, x, "mixed_10", "max")  # the graph's quirk: a max pool here
     features = keras.layers.GlobalAveragePooling2D(name="pool_3", dtype="float32")(x)
     if features.shape[-1] != FEATURE_DIM:
-        warnings.warn(f"FID Inception model gives {features.shape[-1]} features, expected {FEATURE_DIM}")
+        raise ValueError(f"the weights give {features.shape[-1]} features, expected {FEATURE_DIM}")
     model = keras.Model(images, features, name="fid_inception")
     b.load()
     model.trainable = False
@@ -555,16 +571,19 @@ def build_fid_inception(weights_path=None):
     """Keras model: (N, H, W, C) float32 images in [0, 255], C in {1, 3}, any H, W ->
     (N, 2048) float32 pool3 features. Preprocessing (``preprocess_for_inception``) is the
     model's first layer. ``weights_path`` None: ``resolve_weights()`` finds or downloads
-    the weights. Built models are cached per file for the life of the process."""
+    the weights. Built models are cached per file for the life of the process. Raises
+    ``WeightsUnavailable`` when the weights are missing or not in the expected format."""
     path = resolve_weights(weights_path)
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     model = _MODEL_CACHE.get(key)
     if model is None:
-        arrays = _read_arrays(path)
         try:
-            model = _build_from_arrays(arrays)
+            model = _build_from_arrays(_read_arrays(path))
         except ValueError as err:
-            raise ValueError(f"'{path}' is not a usable FID Inception weights file: {err}") from err
+            raise WeightsUnavailable(
+                f"'{path}' is not a usable FID Inception weights file ({_one_line(err)}); "
+                "--inception-weights expects a weights.npz in gantool's format."
+            ) from err
         _MODEL_CACHE[key] = model
     return model

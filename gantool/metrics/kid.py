@@ -39,7 +39,8 @@ def kernel_inception_distance(features1, features2, num_subsets: int = 100,
     f2 = np.asarray(features2)
     for name, array in (("features1", f1), ("features2", f2)):
         if array.ndim != 2 or array.shape[0] < 2:
-            raise ValueError(f"{name} must be a 2-D array (N, D) with N >= 2, got shape {array.shape}")
+            raise ValueError(f"{name} must be a 2-D array (N, D) with N >= 2, "
+                             f"got shape {array.shape}")
     if f1.shape[1] != f2.shape[1]:
         raise ValueError(f"feature dimensions differ: {f1.shape[1]} vs {f2.shape[1]}")
     if int(num_subsets) < 1:

@@ -14,6 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 
+def _is_positive_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+
+
 def _squared_distances(block: np.ndarray, block_sq: np.ndarray, points: np.ndarray,
                        points_sq: np.ndarray) -> np.ndarray:
     d2 = block_sq[:, None] + points_sq[None, :] - 2.0 * (block @ points.T)
@@ -60,11 +64,12 @@ def precision_recall(real_features, fake_features, k: int = 3, batch_size: int =
             raise ValueError(f"{name} must be a 2-D array (N, D), got shape {array.shape}")
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"feature dimensions differ: {real.shape[1]} vs {fake.shape[1]}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+    if not _is_positive_int(k):
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k >= min(len(real), len(fake)):
-        raise ValueError(f"k={k} needs more than k samples per set; got {len(real)} real and {len(fake)} fake")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"k={k} needs more than k samples per set; "
+                         f"got {len(real)} real and {len(fake)} fake")
+    if not _is_positive_int(batch_size):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     real_radii = knn_radii_squared(real, k, batch_size)
     fake_radii = knn_radii_squared(fake, k, batch_size)

@@ -51,7 +51,8 @@ def grid_modes(spacing: float = GRID_SPACING, size: int = GRID_SIZE) -> np.ndarr
     return np.stack([xs.ravel(), ys.ravel()], axis=1)
 
 
-def mode_metrics(samples, centers, std: float, coverage_fraction: float = COVERAGE_FRACTION) -> dict:
+def mode_metrics(samples, centers, std: float,
+                 coverage_fraction: float = COVERAGE_FRACTION) -> dict:
     """Mode coverage of 2-D ``samples`` (N, 2) for mode ``centers`` (M, 2) of std ``std``.
 
     Returns {"modes_covered": int in [0, M], "high_quality_pct": float in [0, 100],
