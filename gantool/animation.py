@@ -58,7 +58,8 @@ def evolution_png(run_dir, out=None, rows=8, columns=8):
     if config.data_kind == "points":
         real = _real_points(run_dir)
         limits = viz.point_limits(real) if real is not None else None
-        panels = [viz.scatter_image(real, np.load(p), f"epoch {e}", limits, size=(3, 3))
+        panels = [viz.scatter_image(real, np.load(p), f"epoch {e}", limits, size=(3, 3),
+                                     legend=False)
                   for e, p in chosen]
         viz.save_image(out, np.concatenate(panels, axis=1))
         return out

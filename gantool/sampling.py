@@ -107,7 +107,8 @@ def _write_points(points, out, run_path):
         np.save(out / "points.npy", points)
         scatter = out / "scatter.png"
     viz.save_image(scatter, viz.scatter_image(real, points, title=f"{len(points)} samples"))
-    return [p for p in (out, scatter) if p.is_file()] if out.suffix else [out / "points.npy", scatter]
+    written = [out / "points.npy", scatter] if not out.suffix else [out, scatter]
+    return list(dict.fromkeys(written))
 
 
 def _check_writable(out):

@@ -67,7 +67,8 @@ def prepare_run_dir(config, resume=False, force=False, explicit=None, create=Tru
                              f"run's {getattr(saved, k)!r}; a resumed run keeps its models and data "
                              f"(only {', '.join(config_lib.RESUMABLE_SETTINGS)} may change)")
         updates = {k: getattr(config, k) for k in explicit & set(config_lib.RESUMABLE_SETTINGS)}
-        return saved.replace(**updates, out=str(run_dir)), run_dir
+        updates["out"] = str(run_dir)
+        return saved.replace(**updates), run_dir
     if not create:
         return config.replace(out=str(run_dir)), run_dir
     if run_dir.is_dir() and any(run_dir.iterdir()):
@@ -186,7 +187,10 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
         raise UsageError(f"dataset {config.dataset} now gives shape {tuple(source.shape)}, the run "
                          f"was trained on {tuple(config.data_shape)}")
     config = config.replace(data_shape=list(source.shape), data_kind=source.kind)
-    steps = steps_per_epoch(source, config.batch_size, config.steps_per_epoch)
+    batch_size = config.batch_size
+    if config.dry_run:  # a smoke test should also run on a handful of examples
+        batch_size = min(batch_size, source.num_examples)
+    steps = steps_per_epoch(source, batch_size, config.steps_per_epoch)
     epochs = config.epochs
     if config.dry_run:
         steps, epochs = min(steps, DRY_RUN_STEPS), min(epochs, DRY_RUN_EPOCHS)
@@ -222,7 +226,7 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
                         real_points, writer),
     ]
     first_epoch, done_in_epoch = divmod(state.step, steps)
-    dataset = training_dataset(source, config.batch_size, config.seed, first_epoch, epochs, steps)
+    dataset = training_dataset(source, batch_size, config.seed, first_epoch, epochs, steps)
     try:
         with stop_requests(state):
             if done_in_epoch:  # resuming mid-epoch: finish that epoch on its remaining batches

@@ -57,20 +57,21 @@ def point_limits(real, margin=0.15):
     return (lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1])
 
 
-def scatter_image(real, fake, title="", limits=None, size=(5, 5)):
+def scatter_image(real, fake, title="", limits=None, size=(5, 5), legend=True):
     """RGB uint8 image of generated 2-D points (N, 2) drawn over the real ones (M, 2)."""
     plt = _matplotlib()
     fig, ax = plt.subplots(figsize=size, dpi=80)
-    if real is not None and len(real):
-        ax.scatter(real[:, 0], real[:, 1], s=4, c="tab:blue", alpha=0.35, label="real")
-    ax.scatter(fake[:, 0], fake[:, 1], s=4, c="tab:orange", alpha=0.6, label="generated")
+    ax.scatter(fake[:, 0], fake[:, 1], s=4, c="tab:orange", alpha=0.5, label="generated")
+    if real is not None and len(real):  # on top, small, so modes stay visible under the fakes
+        ax.scatter(real[:, 0], real[:, 1], s=1, c="tab:blue", alpha=0.6, label="real", zorder=3)
     if limits is None and real is not None and len(real):
         limits = point_limits(real)
     if limits is not None:
         ax.set_xlim(*limits[0])
         ax.set_ylim(*limits[1])
     ax.set_title(title)
-    ax.legend(loc="upper right", markerscale=3)
+    if legend:
+        ax.legend(loc="upper right", markerscale=3)
     fig.tight_layout()
     return _figure_to_array(fig)
 

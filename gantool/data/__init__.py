@@ -30,7 +30,7 @@ _DESCRIPTIONS = {
     "fashion_mnist": "28x28 grey clothing images (tfds fashion_mnist, 60k train)",
     "svhn": "32x32 RGB house-number digits (tfds svhn_cropped, 73k train)",
     "cifar10": "32x32 RGB objects in 10 classes (tfds cifar10, 50k train)",
-    "celeb_a": "RGB faces, centre-cropped and resized to 64x64 by default (tfds celeb_a, 163k train)",
+    "celeb_a": "RGB faces, centre-cropped, 64x64 by default (tfds celeb_a, 163k train)",
     "sine": "2-D toy: points (x, sin x), x uniform in [0, 2*pi]",
     "gaussian": "2-D toy: one correlated Gaussian, z @ [[1, 2], [-0.1, 0.5]] + [1, 2]",
     "ring": "2-D toy: 8 Gaussians (std 0.02) on a circle of radius 2",
@@ -40,9 +40,9 @@ _DESCRIPTIONS = {
 SOURCE_PREFIXES = ("folder:", "npz:", "npy:")
 
 _SOURCE_DESCRIPTIONS = {
-    "folder:": "folder:PATH  every image file under PATH (png, jpg, jpeg, bmp, gif, webp)",
-    "npz:": "npz:PATH  uint8 images (N, H, W[, C]) under key x_train or the only array",
-    "npy:": "npy:PATH  a .npy file of uint8 images (N, H, W[, C])",
+    "folder:": "every image file under PATH (png, jpg, jpeg, bmp, gif, webp), resized to 64x64",
+    "npz:": "uint8 images (N, H, W[, C]) in a .npz file, under key x_train or its only array",
+    "npy:": "uint8 images (N, H, W[, C]) in a .npy file",
 }
 
 
@@ -72,10 +72,10 @@ def dataset_names():
 
 def describe_datasets():
     """One line per dataset name and per local source prefix, for ``--help`` and the README."""
-    width = max(len(name) for name in DATASETS.names())
-    lines = [f"{name:<{width}}  {_DESCRIPTIONS.get(name, '')}".rstrip() for name in DATASETS]
-    lines += [_SOURCE_DESCRIPTIONS[prefix] for prefix in SOURCE_PREFIXES]
-    return "\n".join(lines)
+    rows = [(name, _DESCRIPTIONS.get(name, "")) for name in DATASETS]
+    rows += [(prefix + "PATH", _SOURCE_DESCRIPTIONS[prefix]) for prefix in SOURCE_PREFIXES]
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {text}".rstrip() for label, text in rows)
 
 
 def _accepted():

@@ -84,7 +84,9 @@ def element_shape(dataset, name):
     """The fully defined element shape of ``dataset`` as a tuple of ints."""
     shape = dataset.element_spec.shape
     if not shape.is_fully_defined():
-        raise UsageError(f"dataset {name!r} has images of varying shape {shape}; give an image size")
+        raise UsageError(
+            f"dataset {name!r} has images of varying shape {shape}; give an image size"
+        )
     return tuple(int(d) for d in shape)
 
 
@@ -158,10 +160,14 @@ def training_dataset(source, global_batch_size, seed, initial_epoch, epochs, ste
     buffer = shuffle_buffer_size(source.num_examples)
 
     def one_epoch(epoch):
-        # We are tracing a tf.data function here, so this sets the seed of this function's
-        # graph only (not the global seed): the shuffle seeds become (_GRAPH_SEED, hash).
-        tf.random.set_seed(_GRAPH_SEED)
-        shuffled = cached.shuffle(buffer, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
+        # tf.data traces this function into its own graph, so this sets that graph's seed only
+        # (not the global seed): the shuffle seeds become (_GRAPH_SEED, hash of (seed, epoch)).
+        # (In tf.data debug mode the function runs eagerly and the global seed is left alone.)
+        if not tf.executing_eagerly():
+            tf.random.set_seed(_GRAPH_SEED)
+        shuffled = cached.shuffle(
+            buffer, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False
+        )
         batches = shuffled.batch(global_batch_size, drop_remainder=True)
         return batches.take(steps_per_epoch) if steps_per_epoch < full_steps else batches
 

@@ -1,0 +1,78 @@
+"""Images from numpy files: ``npz:PATH`` and ``npy:PATH``.
+
+The array must be uint8 of shape (N, H, W) (grey; a channel axis is added) or (N, H, W, C).
+A ``.npz`` file is read at key ``x_train`` if present, else at its only key. The whole array is
+held in memory; ``image_size`` / ``channels`` convert it like the tfds datasets.
+"""
+
+import numpy as np
+
+from gantool.errors import UsageError
+
+NPZ_KEY = "x_train"
+
+
+def _read_npz(spec, path):
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"dataset {spec!r}: cannot read {path} as .npz ({e})") from None
+    if isinstance(archive, np.ndarray):  # a .npy file given as npz: is fine
+        return archive
+    with archive:
+        keys = list(archive.keys())
+        if NPZ_KEY in keys or len(keys) == 1:
+            try:
+                return archive[NPZ_KEY if NPZ_KEY in keys else keys[0]]
+            except (OSError, ValueError) as e:
+                raise UsageError(f"dataset {spec!r}: cannot read {path} ({e})") from None
+    raise UsageError(
+        f"dataset {spec!r}: {path} holds arrays {', '.join(keys) or '(none)'}; expected a key "
+        f"{NPZ_KEY!r} or a single array"
+    )
+
+
+def _read_npy(spec, path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"dataset {spec!r}: cannot read {path} as .npy ({e})") from None
+
+
+def read_images(spec, path, kind):
+    """Read and check the image array of an ``npz`` or ``npy`` file: uint8 (N, H, W, C)."""
+    images = _read_npz(spec, path) if kind == "npz" else _read_npy(spec, path)
+    if images.dtype != np.uint8:
+        raise UsageError(
+            f"dataset {spec!r}: the array has dtype {images.dtype}; uint8 images (0..255) are "
+            f"expected"
+        )
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or len(images) == 0:
+        raise UsageError(
+            f"dataset {spec!r}: the array has shape {images.shape}; expected (N, H, W) or "
+            f"(N, H, W, C) images with N >= 1"
+        )
+    return images
+
+
+def load_arrays(spec, path, *, image_size=None, channels=None, max_examples=None):
+    """A :class:`~gantool.data.DataSource` of the uint8 images in an ``npz:``/``npy:`` file."""
+    import tensorflow as tf
+
+    from gantool.data import DataSource
+    from gantool.data.pipeline import adapt_images, element_shape
+
+    kind = spec.partition(":")[0]
+    images = read_images(spec, path, kind)
+    if max_examples is not None:
+        images = images[:max_examples]
+    dataset = adapt_images(tf.data.Dataset.from_tensor_slices(images), image_size, channels)
+    return DataSource(
+        name=spec,
+        kind="image",
+        shape=element_shape(dataset, spec),
+        num_examples=len(images),
+        dataset=dataset,
+    )
