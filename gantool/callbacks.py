@@ -7,7 +7,7 @@ Only these callbacks write files during training. Epoch numbers in outputs are 1
 import csv
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -55,6 +55,7 @@ class TrainingState:
     on_nan: str = "stop"
     interrupted: str | None = None  # name of the signal that asked training to stop
     rollbacks: int = 0
+    epoch_extras: dict = field(default_factory=dict)  # 1-based epoch -> {"eval_fid": ...}
 
     @property
     def epochs_done(self):
@@ -143,15 +144,20 @@ class RunLogger(keras.callbacks.Callback):
         means = {k: self.sums[k] / max(self.count, 1) for k in LOG_NAMES}
         if logs is not None:
             logs.update(means)
+        extras = self.state.epoch_extras.pop(epoch + 1, {})
         row = {"epoch": epoch + 1, "step": self.state.step,
                "seconds": f"{time.perf_counter() - self.epoch_start:.2f}",
-               **{k: f"{v:.6g}" for k, v in means.items()}}
+               **{k: f"{v:.6g}" for k, v in means.items()},
+               **{k: f"{v:.6g}" for k, v in extras.items()}}
         self.history.append(row)
         self.flush()
-        write_csv(self.run_dir / METRICS_NAME, self.history, list(row))
+        fields = list(dict.fromkeys(k for r in self.history for k in r))  # eval_* columns too
+        write_csv(self.run_dir / METRICS_NAME, self.history, fields)
         viz.plot_history(self.run_dir / PLOT_NAME, self.history)
         if self.summary_writer is not None:
             self.summary_writer.scalars(means, epoch + 1, prefix="epoch/")
+            if extras:
+                self.summary_writer.scalars(extras, epoch + 1, prefix="eval/")
 
 
 class SampleWriter(keras.callbacks.Callback):

@@ -30,6 +30,8 @@ class RunCheckpoint:
             g_optimizer=gan.g_optimizer,
             epoch=self.epoch,
             step=self.step,
+            # Dropout's random state, so that a resumed run draws the same masks.
+            rng_states=random_states(gan.generator, gan.discriminator),
         )
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory),
                                                   max_to_keep=keep)
@@ -68,6 +70,12 @@ class RunCheckpoint:
             raise UsageError(f"checkpoint {path} does not match this run's models: "
                              f"{str(e).splitlines()[0]}") from None
         return int(self.step.numpy()), int(self.epoch.numpy())
+
+
+def random_states(*models):
+    """The state variables of the layers' Keras seed generators (e.g. Dropout), in layer order."""
+    return [layer.seed_generator.state for model in models for layer in model._flatten_layers()
+            if getattr(layer, "seed_generator", None) is not None]
 
 
 def resolve_checkpoint(path):

@@ -12,7 +12,7 @@ from gantool import __version__
 from gantool.config import TrainConfig, read_toml
 from gantool.data import describe_datasets
 from gantool.distribute import STRATEGIES
-from gantool.errors import GantoolError
+from gantool.errors import GantoolError, UsageError
 from gantool.losses import LOSSES
 from gantool.models import ARCHITECTURES
 from gantool.options import (DEFAULTS, DatasetSpec, IntList, ckpt_argument_help, fps_option,
@@ -120,6 +120,13 @@ def cli():
 @click.option("--jit/--no-jit", default=DEFAULTS.jit, show_default=True,
               help="Compile the training step with XLA.")
 @click.option("--dry-run", is_flag=True, help="A couple of steps of everything (smoke test).")
+@click.option("--eval-every", type=POSITIVE, help="Every N epochs (and after the last) score the "
+              "generator: FID (images) or mode metrics (ring/grid), as eval_* columns in "
+              "metrics.csv and the plot.")
+@click.option("--eval-n", type=POSITIVE,
+              help="Samples per evaluation [default: 500 images, 2500 points].")
+@click.option("--inception-weights", type=click.Path(dir_okay=False),
+              help="FID Inception weights.npz [default: cached copy, else download].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train(ctx, config_file, resume, force, quiet, **options):
@@ -187,6 +194,73 @@ def animate(run_dir, fps, out, evolution, interpolate, points, steps, seed):
     gif = animation.training_gif(run_dir, out, fps=fps)
     still = animation.evolution_png(run_dir, evolution)
     click.echo(f"wrote {gif} and {still}")
+
+
+@cli.command(name="eval")
+@click.argument("run_dir", required=False, type=click.Path())
+@click.option("--metrics", default="auto", show_default=True,
+              help="Comma-separated: fid, kid, pr (images), modes (ring/grid runs); auto: all "
+              "that apply.")
+@click.option("--n", type=POSITIVE, default=10000, show_default=True,
+              help="Generated samples, and at most as many real images.")
+@click.option("--real-split", default="test", show_default=True,
+              help="Reference split of the dataset (train where it has no such split).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False),
+              help="FID Inception weights.npz [default: the cached copy, else download].")
+@click.option("--samples", type=click.Path(exists=True),
+              help="Score these instead of a run: a folder of images or a .npy uint8 array "
+              "(N, H, W[, C]); float points (N, 2) for ring/grid. Needs --dataset.")
+@click.option("--dataset", type=DatasetSpec(), help="--samples: the reference dataset.")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="--samples: tensorflow-datasets data directory.")
+@click.option("--image-size", type=POSITIVE, help="--samples: resize the reference images.")
+@click.option("--channels", type=click.Choice(["1", "3"]),
+              help="--samples: reference images as 1 (grey) or 3 (RGB) channels.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="--samples: also write the result to this JSON file (a run's result always "
+              "goes to RUN_DIR/eval.json).")
+@click.option("--batch-size", type=POSITIVE, default=50, show_default=True,
+              help="Images per Inception batch.")
+@click.option("--no-cache", is_flag=True,
+              help="Recompute the real-data features instead of using the cache "
+              "($GANTOOL_CACHE/real_stats, default ~/.cache/gantool/real_stats).")
+@seed_option()
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def eval_command(run_dir, metrics, n, real_split, inception_weights, samples, dataset, data_dir,
+                 image_size, channels, out, batch_size, no_cache, seed, quiet):
+    """Score a run: FID, KID, precision/recall (images) or mode metrics (ring/grid).
+
+    \b
+    gantool eval RUN_DIR [--metrics fid,kid,pr] [--n 10000] [--real-split test]
+    gantool eval --samples FOLDER_OR_NPY --dataset NAME
+    A run's result is added to RUN_DIR/eval.json (latest at top level, all in "history").
+    """
+    if (run_dir is None) == (samples is None):
+        raise UsageError("give a RUN_DIR, or --samples PATH with --dataset NAME (not both)")
+    if samples is not None and dataset is None:
+        raise UsageError("--samples needs --dataset NAME, the data to compare the samples with")
+    if run_dir is not None:
+        given = [name for name, value in (("--dataset", dataset), ("--data-dir", data_dir),
+                                          ("--image-size", image_size), ("--channels", channels),
+                                          ("--out", out)) if value is not None]
+        if given:
+            raise UsageError(f"{given[0]} applies to --samples only; a run is compared with "
+                             "its own dataset and writes RUN_DIR/eval.json")
+    _quiet_tensorflow()
+    from gantool import evaluation
+
+    options = dict(metrics=metrics, n=n, real_split=real_split, seed=seed,
+                   inception_weights=inception_weights, batch_size=batch_size,
+                   progress=not quiet, use_cache=not no_cache)
+    if run_dir is not None:
+        result = evaluation.evaluate_run(run_dir, **options)
+    else:
+        result = evaluation.evaluate_samples(
+            samples, dataset, data_dir=data_dir, image_size=image_size,
+            channels=int(channels) if channels else None, out=out, **options)
+    click.echo(evaluation.format_table(result))
+    if run_dir is not None:
+        click.echo(f"wrote {evaluation.EVAL_NAME} in {result['run']}")
 
 
 def main(argv=None):

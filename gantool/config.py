@@ -63,6 +63,10 @@ class TrainConfig:
     tpu: str | None = None
     precision: str = "float32"
     on_nan: str = "stop"
+    # scores during training (gantool.evaluation)
+    eval_every: int | None = None
+    eval_n: int | None = None
+    inception_weights: str | None = None
     jit: bool = False
     dry_run: bool = False
     # derived from the data when training starts
@@ -166,7 +170,8 @@ def validate(config):
         value = getattr(config, name)
         _check(isinstance(value, int) and value >= 1,
                f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
-    for name in ("steps_per_epoch", "max_examples", "image_size", "channels", "cpu_devices"):
+    for name in ("steps_per_epoch", "max_examples", "image_size", "channels", "cpu_devices",
+                 "eval_every", "eval_n"):
         value = getattr(config, name)
         _check(value is None or (isinstance(value, int) and value >= 1),
                f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
@@ -199,4 +204,4 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # Settings that may change when a run is resumed; the rest define the models and the data.
 RESUMABLE_SETTINGS = ("epochs", "steps_per_epoch", "sample_every", "checkpoint_every", "keep",
                       "strategy", "cpu_devices", "tpu", "jit", "dry_run", "tensorboard", "out",
-                      "on_nan")
+                      "on_nan", "eval_every", "eval_n", "inception_weights")

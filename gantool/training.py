@@ -225,6 +225,14 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
         cb.SampleWriter(out_dir, state, fixed_latents, source.kind, config.sample_every,
                         real_points, writer),
     ]
+    if config.eval_every and out_dir == run_dir:  # the chief scores; no collective ops in it
+        from gantool.evaluation import EvalCallback
+
+        evaluator = EvalCallback(state, config, config.eval_every, n=config.eval_n,
+                                 inception_weights=config.inception_weights,
+                                 seed=config.seed + 2, progress=progress)
+        evaluator.prepare()  # fail now: missing weights, or a 2-D dataset without metrics
+        callbacks.insert(0, evaluator)  # before RunLogger, which writes this epoch's row
     first_epoch, done_in_epoch = divmod(state.step, steps)
     dataset = training_dataset(source, batch_size, config.seed, first_epoch, epochs, steps)
     try:

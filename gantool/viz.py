@@ -94,7 +94,8 @@ def plot_history(path, rows):
     ax_d.set_xlabel("epoch")
     ax_d.legend(fontsize="small")
     ax_d.set_title("discriminator")
-    extra = [k for k in rows[-1] if k.startswith("eval_")] if rows else []
+    columns = dict.fromkeys(k for r in rows for k in r)
+    extra = [k for k in columns if k.startswith("eval_") and k != "eval_n"]
     if extra:
         ax_eval = ax_loss.twinx()
         for key in extra:
