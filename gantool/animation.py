@@ -27,6 +27,15 @@ def _real_points(run_dir):
     return np.load(path) if path.is_file() else None
 
 
+def _columns(config, n):
+    """Grid columns: one row per class for conditional runs, else a square-ish grid."""
+    if config.conditional:
+        from gantool.sampling import class_rows
+
+        return class_rows(n, config.num_classes)[1]
+    return None
+
+
 def training_frames(run_dir, max_images=64):
     """One RGB/grey uint8 frame per saved epoch: the image grid, or generated-over-real points."""
     config = TrainConfig.load(run_dir)
@@ -35,7 +44,12 @@ def training_frames(run_dir, max_images=64):
         real = _real_points(run_dir)
         limits = viz.point_limits(real) if real is not None else None
         return [viz.scatter_image(real, np.load(p), f"epoch {e}", limits) for e, p in epochs]
-    return [viz.image_grid(np.load(p)[:max_images]) for _, p in epochs]
+    frames = []
+    for _, path in epochs:
+        images = np.load(path)
+        columns = _columns(config, len(images))
+        frames.append(viz.image_grid(images if columns else images[:max_images], ncols=columns))
+    return frames
 
 
 def training_gif(run_dir, out=None, fps=4):
@@ -68,7 +82,7 @@ def evolution_png(run_dir, out=None, rows=8, columns=8):
     return out
 
 
-def interpolation_gif(path, out=None, points=4, steps=16, seed=0, fps=8, count=8):
+def interpolation_gif(path, out=None, points=4, steps=16, seed=0, fps=8, count=8, ema=None):
     """A GIF walking through ``points`` random latent points (spherical interpolation, looping).
 
     Each frame shows ``count`` independent walks side by side (images), or the generated points
@@ -81,7 +95,7 @@ def interpolation_gif(path, out=None, points=4, steps=16, seed=0, fps=8, count=8
         raise UsageError(f"--points must be >= 2 and --steps >= 1, got {points} and {steps}")
     from gantool.sampling import load_generator
 
-    config, generator = load_generator(path)
+    config, generator = load_generator(path, ema=ema)
     run_dir, _ = resolve_checkpoint(path)
     out = Path(out) if out else Path(run_dir) / "interpolation.gif"
     walks = 1000 if config.data_kind == "points" else count
@@ -93,7 +107,10 @@ def interpolation_gif(path, out=None, points=4, steps=16, seed=0, fps=8, count=8
         np.stack([slerp(anchors[w, i], anchors[w, (i + 1) % points], t) for w in range(walks)],
                  axis=1)
         for i in range(points)])
-    outputs = generate(generator, path_latents.reshape(-1, config.latent_dim))
+    labels = None
+    if config.conditional:  # walk w keeps class w % num_classes all along
+        labels = np.tile(np.arange(walks) % config.num_classes, len(path_latents)).astype(np.int32)
+    outputs = generate(generator, path_latents.reshape(-1, config.latent_dim), labels)
     outputs = outputs.reshape(len(path_latents), walks, *outputs.shape[1:])
     if config.data_kind == "points":
         real = _real_points(run_dir)

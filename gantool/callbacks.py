@@ -168,11 +168,13 @@ class SampleWriter(keras.callbacks.Callback):
     """
 
     def __init__(self, run_dir, state, latents, data_kind, every, real_points=None,
-                 summary_writer=None):
+                 summary_writer=None, sample_fn=None, columns=None):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.state = state
         self.latents = latents
+        self.sample_fn = sample_fn  # latents -> model-range outputs; default: the live generator
+        self.columns = columns
         self.data_kind = data_kind
         self.every = every
         self.summary_writer = summary_writer
@@ -187,14 +189,17 @@ class SampleWriter(keras.callbacks.Callback):
         epoch += 1
         if self.state.interrupted or (epoch % self.every and epoch != self.state.epochs):
             return
-        outputs = generate(self.model.generator, self.latents)
+        if self.sample_fn is not None:
+            outputs = self.sample_fn(self.latents)
+        else:
+            outputs = generate(self.model.generator, self.latents)
         if self.data_kind == "points":
             np.save(sample_path(self.run_dir, epoch, ".npy"), outputs.astype(np.float32))
             picture = viz.scatter_image(self.real_points, outputs, f"epoch {epoch}", self.limits)
         else:
             images = to_uint8(outputs)
             np.save(sample_path(self.run_dir, epoch, ".npy"), images)
-            picture = viz.image_grid(images)
+            picture = viz.image_grid(images, ncols=self.columns)
         viz.save_image(sample_path(self.run_dir, epoch, ".png"), picture)
         if self.summary_writer is not None:
             self.summary_writer.image("samples", picture, epoch)

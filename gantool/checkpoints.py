@@ -97,10 +97,14 @@ def resolve_checkpoint(path):
                      f"RUN_DIR/{CHECKPOINT_DIR}/ckpt-N)")
 
 
-def restore_generator(generator, prefix):
-    """Load only the generator's weights from checkpoint ``prefix``."""
+def restore_generator(generator, prefix, g_optimizer=None):
+    """Load the generator's weights (and, if given, its optimizer, e.g. for the EMA weights)
+    from checkpoint ``prefix``."""
+    parts = {"generator": generator}
+    if g_optimizer is not None:
+        parts["g_optimizer"] = g_optimizer
     try:
-        status = tf.train.Checkpoint(generator=generator).restore(prefix)
+        status = tf.train.Checkpoint(**parts).restore(prefix)
         status.expect_partial()
         status.assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as e:

@@ -9,7 +9,7 @@ import sys
 import click
 
 from gantool import __version__
-from gantool.config import TrainConfig, read_toml
+from gantool.config import TrainConfig, apply_loss_defaults, read_toml
 from gantool.data import describe_datasets
 from gantool.distribute import STRATEGIES
 from gantool.errors import GantoolError, UsageError
@@ -91,6 +91,26 @@ def cli():
               help="dcgan: filters of the generator's last hidden layer (doubling inwards).")
 @click.option("--d-filters", type=POSITIVE, default=DEFAULTS.d_filters, show_default=True,
               help="dcgan: filters of the discriminator's first layer (doubling inwards).")
+@click.option("--d-steps", "--n-critic", "d_steps", type=POSITIVE, default=DEFAULTS.d_steps,
+              show_default=True, help="Discriminator steps per generator step (each on its own "
+              "real batch; wgan-gp defaults to 5).")
+@click.option("--g-steps", type=POSITIVE, default=DEFAULTS.g_steps, show_default=True,
+              help="Generator steps per iteration.")
+@click.option("--gp-weight", type=click.FloatRange(min=0), default=DEFAULTS.gp_weight,
+              show_default=True, help="wgan-gp: gradient penalty weight.")
+@click.option("--r1", type=click.FloatRange(min=0), default=DEFAULTS.r1, show_default=True,
+              help="R1 penalty weight gamma on real data (gamma/2 * |grad D(x)|^2); 0 = off.")
+@click.option("--spectral-norm", is_flag=True, help="Spectral normalisation on D's layers.")
+@click.option("--ema", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              help="Keep an exponential moving average of G's weights with this decay (e.g. "
+              "0.999); sample/animate/eval use it by default.")
+@click.option("--instance-noise", type=click.FloatRange(min=0), default=DEFAULTS.instance_noise,
+              show_default=True, help="Std of Gaussian noise added to D's inputs, decaying "
+              "linearly to 0 over training.")
+@click.option("--pack", type=POSITIVE, default=DEFAULTS.pack, show_default=True,
+              help="PacGAN: D judges this many samples at once.")
+@click.option("--conditional", is_flag=True, help="Class-conditional G and D (labelled data: "
+              "tfds labels, folder: sub-folders, npz: y_train).")
 @out_option("Run directory (default: runs/ARCH-DATASET-TIME).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--force", is_flag=True, help="Delete an existing --out and start again.")
@@ -139,8 +159,9 @@ def train(ctx, config_file, resume, force, quiet, **options):
     if options.get("channels") is not None:
         options["channels"] = int(options["channels"])
     values = {**options, **recipe, **{k: options[k] for k in explicit}}
-    config = TrainConfig.from_dict(values, source=config_file or "options")
     explicit |= set(recipe)
+    values = apply_loss_defaults(values, explicit)
+    config = TrainConfig.from_dict(values, source=config_file or "options")
     _quiet_tensorflow()
     from gantool.training import train as run_training
 
@@ -156,7 +177,11 @@ def train(ctx, config_file, resume, force, quiet, **options):
 @seed_option()
 @out_option("A grid .png, a .npy array (uint8 images or float32 points) or a folder of PNGs "
             "[default: RUN_DIR/sample.png].")
-def sample(ckpt, n, seed, out):
+@click.option("--class", "class_id", type=click.IntRange(min=0),
+              help="Conditional runs: draw this class only (default: one grid row per class).")
+@click.option("--ema/--no-ema", default=True, show_default=True,
+              help="Use the generator's moving-average weights when the run kept them.")
+def sample(ckpt, n, seed, out, class_id, ema):
     """Draw samples from a trained (or still training) run."""
     _quiet_tensorflow()
     from gantool.checkpoints import resolve_checkpoint
@@ -164,7 +189,7 @@ def sample(ckpt, n, seed, out):
 
     if out is None:
         out = os.path.join(resolve_checkpoint(ckpt)[0], "sample.png")
-    paths = draw(ckpt, n=n, seed=seed, out=out)
+    paths = draw(ckpt, n=n, seed=seed, out=out, class_id=class_id, ema=ema)
     click.echo(f"wrote {n} samples to {out}" + (f" (+ {paths[-1]})" if len(paths) == 2 else ""))
 
 
@@ -181,14 +206,16 @@ def sample(ckpt, n, seed, out):
 @click.option("--steps", type=POSITIVE, default=16, show_default=True,
               help="--interpolate: frames between two points.")
 @seed_option()
-def animate(run_dir, fps, out, evolution, interpolate, points, steps, seed):
+@click.option("--ema/--no-ema", default=True, show_default=True,
+              help="--interpolate: use the moving-average weights when the run kept them.")
+def animate(run_dir, fps, out, evolution, interpolate, points, steps, seed, ema):
     """Build GIFs of training (fixed-latent samples over epochs) and an evolution still."""
     from gantool import animation
 
     if interpolate:
         _quiet_tensorflow()
         path = animation.interpolation_gif(run_dir, out, points=points, steps=steps, seed=seed,
-                                           fps=fps)
+                                           fps=fps, ema=ema)
         click.echo(f"wrote {path}")
         return
     gif = animation.training_gif(run_dir, out, fps=fps)
@@ -224,10 +251,12 @@ def animate(run_dir, fps, out, evolution, interpolate, points, steps, seed):
 @click.option("--no-cache", is_flag=True,
               help="Recompute the real-data features instead of using the cache "
               "($GANTOOL_CACHE/real_stats, default ~/.cache/gantool/real_stats).")
+@click.option("--ema/--no-ema", default=True, show_default=True,
+              help="Score the generator's moving-average weights when the run kept them.")
 @seed_option()
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def eval_command(run_dir, metrics, n, real_split, inception_weights, samples, dataset, data_dir,
-                 image_size, channels, out, batch_size, no_cache, seed, quiet):
+                 image_size, channels, out, batch_size, no_cache, ema, seed, quiet):
     """Score a run: FID, KID, precision/recall (images) or mode metrics (ring/grid).
 
     \b
@@ -253,7 +282,7 @@ def eval_command(run_dir, metrics, n, real_split, inception_weights, samples, da
                    inception_weights=inception_weights, batch_size=batch_size,
                    progress=not quiet, use_cache=not no_cache)
     if run_dir is not None:
-        result = evaluation.evaluate_run(run_dir, **options)
+        result = evaluation.evaluate_run(run_dir, ema=ema, **options)
     else:
         result = evaluation.evaluate_samples(
             samples, dataset, data_dir=data_dir, image_size=image_size,

@@ -49,6 +49,17 @@ class TrainConfig:
     dropout: float = 0.3
     g_filters: int = 64
     d_filters: int = 64
+    # stabilisation and conditioning
+    d_steps: int = 1
+    g_steps: int = 1
+    gp_weight: float = 10.0
+    r1: float = 0.0
+    instance_noise: float = 0.0
+    pack: int = 1
+    ema: float | None = None
+    spectral_norm: bool = False
+    conditional: bool = False
+    num_classes: int | None = None  # derived from the data with --conditional
     # outputs
     out: str | None = None
     sample_every: int = 1
@@ -155,7 +166,6 @@ def validate(config):
     from gantool.models import ARCHITECTURES
 
     ARCHITECTURES.get(config.arch)
-    LOSSES.get(config.loss)
     validate_dataset_spec(config.dataset)
     _check(config.strategy in STRATEGIES,
            f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
@@ -166,7 +176,7 @@ def validate(config):
     _check(config.latent_dist in ("normal", "uniform"),
            f"unknown latent distribution {config.latent_dist!r}; choose normal or uniform")
     for name in ("epochs", "batch_size", "latent_dim", "sample_every", "checkpoint_every",
-                 "keep", "grid_size"):
+                 "keep", "grid_size", "d_steps", "g_steps", "pack"):
         value = getattr(config, name)
         _check(isinstance(value, int) and value >= 1,
                f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
@@ -184,6 +194,22 @@ def validate(config):
         value = getattr(config, name)
         _check(isinstance(value, (int, float)) and 0 <= value < 1,
                f"{name.replace('_', '-')} must be in [0, 1), got {value!r}")
+    for name in ("gp_weight", "r1", "instance_noise"):
+        value = getattr(config, name)
+        _check(isinstance(value, (int, float)) and value >= 0,
+               f"{name.replace('_', '-')} must be >= 0, got {value!r}")
+    _check(config.ema is None or (isinstance(config.ema, float) and 0 < config.ema < 1),
+           f"ema decay must be in (0, 1), e.g. 0.999, got {config.ema!r}")
+    _check(config.batch_size % config.pack == 0,
+           f"batch-size {config.batch_size} must be a multiple of --pack {config.pack}")
+    _check(not (config.conditional and config.pack > 1),
+           "--conditional and --pack cannot be combined: a pack would mix classes")
+    _check(not (config.ema and config.precision == "mixed_float16"),
+           "--ema is not supported with --precision mixed_float16 (use mixed_bfloat16)")
+    loss = LOSSES.get(config.loss)
+    _check(not config.label_smoothing or getattr(loss, "supports_label_smoothing", True),
+           f"--label-smoothing has no meaning for --loss {config.loss} (its outputs are scores, "
+           "not probabilities)")
     _check(config.leaky_slope >= 0, f"leaky-slope must be >= 0, got {config.leaky_slope}")
     for name in ("g_hidden", "d_hidden"):
         units = getattr(config, name)
@@ -201,6 +227,21 @@ def validate(config):
 
 ACTIVATIONS = ("leaky_relu", "relu", "tanh")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def apply_loss_defaults(values, explicit):
+    """Fill in a loss's recipe defaults (e.g. WGAN-GP: Adam(0, 0.9), 5 critic steps) for the
+    settings in ``values`` (a dict) that the user did not give (``explicit``)."""
+    from gantool.losses import LOSSES
+
+    loss = LOSSES.get(values.get("loss", TrainConfig.loss))
+    for key, value in getattr(loss, "recommended", {}).items():
+        key = {"n_critic": "d_steps"}.get(key, key)
+        if key not in explicit:
+            values[key] = value
+    return values
+
+
 # Settings that may change when a run is resumed; the rest define the models and the data.
 RESUMABLE_SETTINGS = ("epochs", "steps_per_epoch", "sample_every", "checkpoint_every", "keep",
                       "strategy", "cpu_devices", "tpu", "jit", "dry_run", "tensorboard", "out",

@@ -149,7 +149,7 @@ def generate_images(generator, n, latent_dim, latent_dist="normal", seed=0, chun
     from gantool.sampling import draw_latents, generate, to_uint8
 
     latents = draw_latents(n, latent_dim, latent_dist, seed)
-    return np.concatenate([to_uint8(generate(generator, latents[i:i + chunk], chunk))
+    return np.concatenate([to_uint8(generate(generator, latents[i:i + chunk], batch_size=chunk))
                            for i in range(0, n, chunk)])
 
 
@@ -393,7 +393,7 @@ def _image_result(fake_features, real_info, metrics, weights, sha, seed):
 
 def evaluate_run(run_path, metrics=("fid", "kid", "pr"), n=10000, real_split="test", seed=0,
                  inception_weights=None, batch_size=50, progress=True, cache_dir=None,
-                 use_cache=True, write=True):
+                 use_cache=True, write=True, ema=None):
     """Score a run's latest (or given) checkpoint and record it in ``RUN_DIR/eval.json``.
 
     run_path: run directory or checkpoint prefix. metrics: see :func:`parse_metrics`.
@@ -403,6 +403,7 @@ def evaluate_run(run_path, metrics=("fid", "kid", "pr"), n=10000, real_split="te
     real_dataset, real_split, weights, seconds and notes. ring/grid runs: modes_covered,
     num_modes, high_quality_pct, reverse_kl on ``n`` generated points.
     eval.json gets the latest result at top level and every result in ``history``.
+    Runs trained with ``--ema`` are scored with the moving-average weights unless ``ema=False``.
     """
     from gantool.checkpoints import resolve_checkpoint
     from gantool.config import TrainConfig
@@ -413,16 +414,17 @@ def evaluate_run(run_path, metrics=("fid", "kid", "pr"), n=10000, real_split="te
     config = TrainConfig.load(run_dir)
     metrics = parse_metrics(metrics, config.data_kind, config.dataset)
     _check_n(n, metrics)
-    base = {"run": str(run_dir), "checkpoint": Path(prefix).name, "dataset": config.dataset}
+    base = {"run": str(run_dir), "checkpoint": Path(prefix).name, "dataset": config.dataset,
+            "ema": bool(config.ema) and ema is not False}
     if metrics == TOY_METRICS:
-        _, generator = load_generator(prefix)
+        _, generator = load_generator(prefix, ema=ema)
         points = generate_points(generator, n, config.latent_dim, config.latent_dist, seed)
         result = {**base, "metrics": list(metrics), "n_fake": len(points), "n_real": None,
                   "real_dataset": config.dataset, "real_split": None, "weights": None,
                   "seed": seed, **score_points(points, config.dataset)}
     else:
         weights, sha = _resolve_weights(inception_weights)  # fail before any slow work
-        _, generator = load_generator(prefix)
+        _, generator = load_generator(prefix, ema=ema)
         real, real_info = real_features(
             config.dataset, split=real_split, n=n, data_dir=config.data_dir,
             image_size=config.image_size, channels=config.channels, weights_path=weights,

@@ -31,11 +31,37 @@ def slerp(a, b, t):
     return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)
 
 
-def generate(generator, latents, batch_size=500):
-    """Run the generator in inference mode over latents (N, latent_dim) -> float32 (N, ...)."""
-    outputs = [generator(latents[i:i + batch_size], training=False).numpy()
-               for i in range(0, len(latents), batch_size)]
+def class_rows(n, num_classes):
+    """Labels (n,) for a grid with one row per class, and the grid's column count."""
+    columns = max(1, n // num_classes)
+    return (np.arange(n) // columns % num_classes).astype(np.int32), columns
+
+
+def generate(generator, latents, labels=None, batch_size=500):
+    """Run the generator in inference mode over latents (N, latent_dim) -> float32 (N, ...).
+
+    A conditional generator also takes int32 class ids (N,); without them it gets a balanced
+    mix of classes.
+    """
+    conditional = len(generator.inputs) == 2
+    if conditional and labels is None:
+        embedding = generator.get_layer("label_embedding")
+        labels = (np.arange(len(latents)) % embedding.input_dim).astype(np.int32)
+    outputs = []
+    for i in range(0, len(latents), batch_size):
+        inputs = latents[i:i + batch_size]
+        if conditional:
+            inputs = [inputs, labels[i:i + batch_size]]
+        outputs.append(generator(inputs, training=False).numpy())
     return np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)
+
+
+def copy_ema_weights(generator, optimizer, target):
+    """Load ``generator``'s weights into ``target`` (a same-architecture model), then replace its
+    trainable weights by the moving averages kept by ``optimizer`` (built with ``use_ema``)."""
+    target.set_weights(generator.get_weights())
+    optimizer.finalize_variable_values(target.trainable_variables)
+    return target
 
 
 def to_uint8(images):
@@ -43,10 +69,11 @@ def to_uint8(images):
     return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def load_generator(path):
+def load_generator(path, ema=None):
     """Rebuild the generator of a run from ``config.json`` and load checkpoint weights.
 
-    ``path`` is a run directory or a checkpoint prefix inside one. Returns (config, generator).
+    ``path`` is a run directory or a checkpoint prefix inside one. Runs trained with ``--ema``
+    give the moving-average weights unless ``ema=False``. Returns (config, generator).
     """
     from gantool.checkpoints import resolve_checkpoint, restore_generator
     from gantool.models import ARCHITECTURES
@@ -55,22 +82,43 @@ def load_generator(path):
     config = TrainConfig.load(run_dir)
     arch = ARCHITECTURES.get(config.arch)
     generator = arch.build_generator(config, tuple(config.data_shape))
-    restore_generator(generator, prefix)
+    use_ema = bool(config.ema) and ema is not False
+    optimizer = None
+    if use_ema:
+        import keras
+
+        optimizer = keras.optimizers.Adam(use_ema=True, ema_momentum=config.ema)
+        optimizer.build(generator.trainable_variables)
+    restore_generator(generator, prefix, optimizer)
+    if use_ema:
+        optimizer.finalize_variable_values(generator.trainable_variables)
     return config, generator
 
 
-def sample(path, n=64, seed=0, out="samples.png", batch_size=500):
+def sample(path, n=64, seed=0, out="samples.png", batch_size=500, class_id=None, ema=None):
     """Draw ``n`` samples from a run and write them to ``out``; returns the written paths.
 
     ``out`` ending in .png/.jpg: one grid image (2-D data: a scatter over real points);
     ``.npy``: uint8 images (N, H, W, C) or float32 points (N, 2), plus a scatter PNG for points;
     anything else: a folder of numbered PNGs (2-D data: points.npy and scatter.png in it).
+    Conditional runs: ``class_id`` draws that class only; otherwise one grid row per class.
     """
     if n < 1:
         raise UsageError(f"--n must be at least 1, got {n}")
-    config, generator = load_generator(path)
+    config, generator = load_generator(path, ema=ema)
     latents = draw_latents(n, config.latent_dim, config.latent_dist, seed)
-    outputs = generate(generator, latents, batch_size)
+    labels, columns = None, None
+    if config.conditional:
+        if class_id is not None and not 0 <= class_id < config.num_classes:
+            raise UsageError(f"--class {class_id} is out of range; this run has classes "
+                             f"0..{config.num_classes - 1}")
+        if class_id is None:
+            labels, columns = class_rows(n, config.num_classes)
+        else:
+            labels = np.full(n, class_id, np.int32)
+    elif class_id is not None:
+        raise UsageError("--class needs a run trained with --conditional")
+    outputs = generate(generator, latents, labels, batch_size)
     out = Path(out)
     _check_writable(out)
     if config.data_kind == "points":
@@ -80,7 +128,7 @@ def sample(path, n=64, seed=0, out="samples.png", batch_size=500):
         np.save(out, images)
         return [out]
     if out.suffix.lower() in GRID_SUFFIXES:
-        viz.save_image(out, viz.image_grid(images))
+        viz.save_image(out, viz.image_grid(images, ncols=columns))
         return [out]
     out.mkdir(parents=True, exist_ok=True)
     width = len(str(n - 1))

@@ -140,7 +140,7 @@ def _set_precision(precision):
     keras.mixed_precision.set_global_policy(precision)
 
 
-def _build_gan(config, strategy):
+def _build_gan(config, strategy, total_steps=None):
     import keras
 
     from gantool.gan import GAN
@@ -155,18 +155,62 @@ def _build_gan(config, strategy):
             raise UsageError(f"--arch {config.arch}: {e}") from None
         gan = GAN(generator, discriminator, latent_dim=config.latent_dim,
                   latent_dist=config.latent_dist, loss=config.loss,
-                  label_smoothing=config.label_smoothing, seed=config.seed)
+                  label_smoothing=config.label_smoothing, seed=config.seed,
+                  d_steps=config.d_steps, g_steps=config.g_steps, gp_weight=config.gp_weight,
+                  r1_gamma=config.r1, instance_noise=config.instance_noise,
+                  total_steps=total_steps, pack=config.pack, conditional=config.conditional)
 
-        def adam(lr):
-            optimizer = keras.optimizers.Adam(lr, beta_1=config.beta1, beta_2=config.beta2)
+        def adam(lr, ema=None):
+            # --ema: Keras's optimizer keeps the moving average of the generator's weights
+            # (saved with the optimizer in checkpoints; see sampling.load_generator).
+            optimizer = keras.optimizers.Adam(lr, beta_1=config.beta1, beta_2=config.beta2,
+                                              use_ema=ema is not None,
+                                              ema_momentum=ema if ema is not None else 0.99)
             if config.precision == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             return optimizer
 
         gan.compile(d_optimizer=adam(config.d_learning_rate),
-                    g_optimizer=adam(config.g_learning_rate), jit_compile=config.jit)
+                    g_optimizer=adam(config.g_learning_rate, config.ema), jit_compile=config.jit)
         gan.build_optimizers()
     return gan
+
+
+def _fixed_sampler(gan, config, n):
+    """The function the sample grids are drawn with, and the grid's column count.
+
+    Conditional runs get one row per class; ``--ema`` runs are sampled with the moving-average
+    weights, copied into a separate generator so training is untouched.
+    """
+    import keras
+
+    from gantool.sampling import class_rows, copy_ema_weights, generate
+
+    labels, columns = class_rows(n, config.num_classes) if config.conditional else (None, None)
+    ema_generator = keras.models.clone_model(gan.generator) if config.ema else None
+
+    def sample(latents):
+        generator = gan.generator
+        if ema_generator is not None:
+            generator = copy_ema_weights(generator, gan.g_optimizer, ema_generator)
+        return generate(generator, latents, labels)
+
+    return sample, columns
+
+
+def _scalar_logs_under_multi_worker(gan, strategy):
+    """Work around Keras 3 (checked 3.15) ``fit()`` under a multi-worker
+    ``MultiWorkerMirroredStrategy``: it reduces the step's logs with
+    ``strategy.reduce("MEAN", v, axis=0)``, which fails on scalars ("Invalid reduction
+    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388). Logs of shape (1,)
+    reduce to the same scalars. Same condition as Keras's own (``_in_multi_worker_mode``)."""
+    import tensorflow as tf
+
+    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()):
+        return
+    step = gan.train_step
+    gan.train_step = lambda data: {k: tf.reshape(v, [1]) for k, v in step(data).items()}
 
 
 def _train(config, run_dir, out_dir, strategy, resume, progress):
@@ -186,8 +230,13 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
     if resume and list(config.data_shape) != list(source.shape):
         raise UsageError(f"dataset {config.dataset} now gives shape {tuple(source.shape)}, the run "
                          f"was trained on {tuple(config.data_shape)}")
-    config = config.replace(data_shape=list(source.shape), data_kind=source.kind)
-    batch_size = config.batch_size
+    if config.conditional and source.labels is None:
+        raise UsageError(f"--conditional needs class labels, and dataset {config.dataset} has "
+                         "none (tfds datasets with labels, folder: with one sub-folder per "
+                         "class, or npz: with y_train)")
+    config = config.replace(data_shape=list(source.shape), data_kind=source.kind,
+                            num_classes=source.num_classes if config.conditional else None)
+    batch_size = config.batch_size * config.d_steps  # one real chunk per D step
     if config.dry_run:  # a smoke test should also run on a handful of examples
         batch_size = min(batch_size, source.num_examples)
     steps = steps_per_epoch(source, batch_size, config.steps_per_epoch)
@@ -195,7 +244,8 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
     if config.dry_run:
         steps, epochs = min(steps, DRY_RUN_STEPS), min(epochs, DRY_RUN_EPOCHS)
 
-    gan = _build_gan(config, strategy)
+    gan = _build_gan(config, strategy, total_steps=epochs * steps)
+    _scalar_logs_under_multi_worker(gan, strategy)
     with strategy.scope():
         checkpoint = RunCheckpoint(gan, out_dir / CHECKPOINT_DIR, keep=config.keep)
     start_step = 0
@@ -218,12 +268,13 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
         real_points = np.stack(list(source.dataset.take(REAL_POINTS).as_numpy_iterator()))
     n_fixed = POINT_SAMPLES if source.kind == "points" else config.grid_size
     fixed_latents = draw_latents(n_fixed, config.latent_dim, config.latent_dist, config.seed + 1)
+    sample_fn, columns = _fixed_sampler(gan, config, n_fixed)
     logger = cb.RunLogger(out_dir, state, progress, writer)
     callbacks = [
         logger,  # first: it counts steps, replaces epoch logs by epoch means, stops on NaN
         cb.Checkpointer(checkpoint, out_dir, state, config.checkpoint_every),
         cb.SampleWriter(out_dir, state, fixed_latents, source.kind, config.sample_every,
-                        real_points, writer),
+                        real_points, writer, sample_fn, columns),
     ]
     if config.eval_every and out_dir == run_dir:  # the chief scores; no collective ops in it
         from gantool.evaluation import EvalCallback
@@ -234,7 +285,8 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
         evaluator.prepare()  # fail now: missing weights, or a 2-D dataset without metrics
         callbacks.insert(0, evaluator)  # before RunLogger, which writes this epoch's row
     first_epoch, done_in_epoch = divmod(state.step, steps)
-    dataset = training_dataset(source, batch_size, config.seed, first_epoch, epochs, steps)
+    dataset = training_dataset(source, batch_size, config.seed, first_epoch, epochs, steps,
+                               with_labels=config.conditional)
     try:
         with stop_requests(state):
             if done_in_epoch:  # resuming mid-epoch: finish that epoch on its remaining batches

@@ -53,7 +53,8 @@ class DataSource:
     ``dataset`` is unbatched and in a deterministic order; its elements are uint8 (H, W, C)
     images (``kind == "image"``) or float32 (2,) points (``kind == "points"``). ``shape`` is the
     element shape and ``num_examples`` the number of elements (after ``max_examples``).
-    ``class_names`` (sorted) is set where ``labels_available``.
+    ``class_names`` (sorted) and ``labels`` (a dataset of int32 class ids in [0, num_classes),
+    aligned with ``dataset``) are set where ``labels_available``.
     """
 
     name: str
@@ -63,6 +64,11 @@ class DataSource:
     dataset: "tf.data.Dataset"  # noqa: F821 - TensorFlow is imported lazily
     labels_available: bool = False
     class_names: list[str] | None = None
+    labels: "tf.data.Dataset | None" = None  # noqa: F821 - int32 class ids, same order
+
+    @property
+    def num_classes(self):
+        return len(self.class_names) if self.class_names else None
 
 
 def dataset_names():

@@ -1,9 +1,12 @@
 """Images from numpy files: ``npz:PATH`` and ``npy:PATH``.
 
 The array must be uint8 of shape (N, H, W) (grey; a channel axis is added) or (N, H, W, C).
-A ``.npz`` file is read at key ``x_train`` if present, else at its only key. The whole array is
+A ``.npz`` file is read at key ``x_train`` if present, else at its only key; integer class
+ids under ``y_train`` (if present) make the labels for conditional training. The whole array is
 held in memory; ``image_size`` / ``channels`` convert it like the tfds datasets.
 """
+
+from pathlib import Path
 
 import numpy as np
 
@@ -69,10 +72,25 @@ def load_arrays(spec, path, *, image_size=None, channels=None, max_examples=None
     if max_examples is not None:
         images = images[:max_examples]
     dataset = adapt_images(tf.data.Dataset.from_tensor_slices(images), image_size, channels)
+    labels = read_labels(path, len(images)) if kind == "npz" else None
     return DataSource(
         name=spec,
         kind="image",
         shape=element_shape(dataset, spec),
         num_examples=len(images),
         dataset=dataset,
+        labels_available=labels is not None,
+        class_names=[str(i) for i in range(int(labels.max()) + 1)] if labels is not None else None,
+        labels=tf.data.Dataset.from_tensor_slices(labels) if labels is not None else None,
     )
+
+
+def read_labels(path, n):
+    """Integer class ids (n,) from the ``y_train`` array of an npz file, if it has one."""
+    with np.load(Path(path).expanduser()) as arrays:
+        if "y_train" not in arrays.files:
+            return None
+        labels = arrays["y_train"]
+    if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) < n:
+        return None
+    return labels[:n].astype(np.int32)

@@ -105,6 +105,10 @@ def load_folder(spec, path, *, image_size=None, channels=None, max_examples=None
         paths = paths[:max_examples]
     size = image_size or DEFAULT_IMAGE_SIZE
     images = read_images(paths, size, channels or DEFAULT_CHANNELS)
+    labels = None
+    if class_names is not None:
+        ids = [class_names.index(p.relative_to(root).parts[0]) for p in paths]
+        labels = tf.data.Dataset.from_tensor_slices(np.asarray(ids, np.int32))
     return DataSource(
         name=spec,
         kind="image",
@@ -113,4 +117,5 @@ def load_folder(spec, path, *, image_size=None, channels=None, max_examples=None
         dataset=tf.data.Dataset.from_tensor_slices(images),
         labels_available=class_names is not None,
         class_names=class_names,
+        labels=labels,
     )

@@ -142,11 +142,13 @@ def epoch_seed(seed, epoch):
     )
 
 
-def training_dataset(source, global_batch_size, seed, initial_epoch, epochs, steps_per_epoch):
+def training_dataset(source, global_batch_size, seed, initial_epoch, epochs, steps_per_epoch,
+                     with_labels=False):
     """Shuffled float32 batches in model range for epochs ``initial_epoch .. epochs - 1``.
 
     Yields ``(epochs - initial_epoch) * steps_per_epoch`` batches of exactly
-    ``(global_batch_size, *source.shape)`` (remainders dropped). The uint8 data is cached in
+    ``(global_batch_size, *source.shape)`` (remainders dropped); with ``with_labels``, pairs of
+    (batch, int32 labels (global_batch_size,)). The uint8 data is cached in
     memory on the first pass; epoch ``e`` is shuffled with a seed that depends on ``(seed, e)``
     only, so a run resumed at epoch k sees the batches an uninterrupted run sees from epoch k.
     """
@@ -156,7 +158,12 @@ def training_dataset(source, global_batch_size, seed, initial_epoch, epochs, ste
             f"steps per epoch {steps_per_epoch} must be between 1 and {full_steps} "
             f"({source.num_examples} examples in batches of {global_batch_size})"
         )
-    cached = source.dataset.cache()
+    examples = source.dataset
+    if with_labels:
+        if source.labels is None:
+            raise UsageError(f"dataset {source.name!r} has no class labels")
+        examples = tf.data.Dataset.zip((examples, source.labels))
+    cached = examples.cache()
     buffer = shuffle_buffer_size(source.num_examples)
 
     def one_epoch(epoch):
@@ -173,7 +180,8 @@ def training_dataset(source, global_batch_size, seed, initial_epoch, epochs, ste
 
     dataset = tf.data.Dataset.range(initial_epoch, epochs).flat_map(one_epoch)
     dataset = dataset.map(
-        lambda batch: to_model_range(batch, source.kind),
+        (lambda x, y: (to_model_range(x, source.kind), y)) if with_labels
+        else (lambda batch: to_model_range(batch, source.kind)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )

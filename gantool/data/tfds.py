@@ -125,6 +125,7 @@ def load_tfds(name, *, split="train", data_dir=None, image_size=None, channels=N
 
     ``seed`` is unused: tfds files are read in their stored order.
     """
+    import tensorflow as tf
     import tensorflow_datasets as tfds
 
     from gantool.data import DataSource
@@ -145,6 +146,9 @@ def load_tfds(name, *, split="train", data_dir=None, image_size=None, channels=N
     else:
         images = adapt_images(images, image_size, channels)
     class_names = _class_names(builder)
+    labels = None
+    if class_names is not None:
+        labels = examples.map(lambda example: tf.cast(example["label"], tf.int32))
     return DataSource(
         name=name,
         kind="image",
@@ -153,4 +157,5 @@ def load_tfds(name, *, split="train", data_dir=None, image_size=None, channels=N
         dataset=images,
         labels_available=class_names is not None,
         class_names=class_names,
+        labels=labels,
     )

@@ -8,7 +8,9 @@ LeakyReLU(0.2), batch norm on all but the first layer, no pooling, one logit out
 
 import keras
 
-from gantool.models.init import batch_norm, weight_init
+from gantool.models.init import (batch_norm, discriminator_input_shape, discriminator_layer,
+                                 label_input, projection_logits, weight_init,
+                                 with_label_embedding)
 
 KERNEL_SIZE = 4
 # Shapes the tests build (any s * 2**n with s in 4..7 works).
@@ -44,8 +46,12 @@ def build_generator(config, data_shape):
     filters = config.g_filters * 2 ** (n - 1)
 
     z = keras.Input((config.latent_dim,), name="z")
+    x = z
+    if config.conditional:
+        label = label_input()
+        x = with_label_embedding(z, label, config)
     x = keras.layers.Dense(start * start * filters, use_bias=False,
-                           kernel_initializer=weight_init(), name="project")(z)
+                           kernel_initializer=weight_init(), name="project")(x)
     x = batch_norm(config.sync_bn)(x)
     x = keras.layers.ReLU()(x)
     x = keras.layers.Reshape((start, start, filters))(x)
@@ -58,20 +64,23 @@ def build_generator(config, data_shape):
     x = keras.layers.Conv2DTranspose(channels, KERNEL_SIZE, strides=2, padding="same",
                                      activation="tanh", kernel_initializer=weight_init(),
                                      name="output", dtype="float32")(x)
-    return keras.Model(z, x, name="generator")
+    return keras.Model([z, label] if config.conditional else z, x, name="generator")
 
 
 def build_discriminator(config, data_shape):
     n = _upsamplings(data_shape[0])
-    inputs = keras.Input(data_shape, name="x")
-    x = inputs
+    samples = keras.Input(discriminator_input_shape(config, data_shape), name="x")
+    label = label_input() if config.conditional else None
+    x = samples
     for i in range(n):
-        x = keras.layers.Conv2D(config.d_filters * 2**i, KERNEL_SIZE, strides=2, padding="same",
-                                use_bias=i == 0, kernel_initializer=weight_init())(x)
+        conv = keras.layers.Conv2D(config.d_filters * 2**i, KERNEL_SIZE, strides=2,
+                                   padding="same", use_bias=i == 0,
+                                   kernel_initializer=weight_init())
+        x = discriminator_layer(conv, config)(x)
         if i > 0:  # the paper leaves batch norm off the discriminator's input layer
             x = batch_norm(config.sync_bn)(x)
         x = keras.layers.LeakyReLU(negative_slope=D_LEAKY_SLOPE)(x)
     x = keras.layers.Flatten()(x)
-    logits = keras.layers.Dense(1, kernel_initializer=weight_init(), name="logits",
-                                dtype="float32")(x)
+    logits = projection_logits(x, label, config)
+    inputs = [samples, label] if config.conditional else samples
     return keras.Model(inputs, logits, name="discriminator")
