@@ -61,6 +61,12 @@ class TrainingState:
     def epochs_done(self):
         return self.step // self.steps_per_epoch
 
+    @property
+    def stopped_mid_epoch(self):
+        """A stop request ended the current epoch before its last step. (A request that lands
+        during an epoch's last step stops training after a complete epoch, which is logged.)"""
+        return bool(self.interrupted) and self.step % self.steps_per_epoch != 0
+
 
 def _finite(logs):
     return all(math.isfinite(float(logs[k])) for k in ("d_loss", "g_loss"))
@@ -139,7 +145,7 @@ class RunLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._close_bar()
-        if self.state.interrupted:  # a partial epoch: its steps are in steps.csv only
+        if self.state.stopped_mid_epoch:  # a partial epoch: its steps are in steps.csv only
             return
         means = {k: self.sums[k] / max(self.count, 1) for k in LOG_NAMES}
         if logs is not None:
@@ -187,7 +193,7 @@ class SampleWriter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         epoch += 1
-        if self.state.interrupted or (epoch % self.every and epoch != self.state.epochs):
+        if self.state.stopped_mid_epoch or (epoch % self.every and epoch != self.state.epochs):
             return
         if self.sample_fn is not None:
             outputs = self.sample_fn(self.latents)

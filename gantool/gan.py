@@ -48,8 +48,7 @@ def pack_samples(x, pack):
     grouped = tf.reshape(x, tf.concat([[shape[0] // pack, pack], shape[1:]], axis=0))
     rank = len(x.shape)
     # (N/p, p, ..., C) -> (N/p, ..., p, C) -> (N/p, ..., p*C)
-    perm = [0, *range(2, rank + 1)]
-    perm.insert(rank, 1)
+    perm = [0, *range(2, rank), 1, rank]
     moved = tf.transpose(grouped, perm)
     return tf.reshape(moved, tf.concat([[shape[0] // pack], shape[1:-1], [-1]], axis=0))
 
@@ -59,8 +58,9 @@ class GAN(keras.Model):
     ``discriminator`` (samples [+ labels] -> logits (N, 1)).
 
     A batch is a tensor of real samples in model range, an ``(x, labels)`` tuple for conditional
-    models, or a dict with ``"x"``, optional ``"y"`` (labels) and ``"z"`` (latents to use
-    instead of drawing them, for exact comparisons).
+    models, or a dict with ``"x"``, optional ``"y"`` (labels), and optional ``"z"`` (latents)
+    and ``"alpha"`` (gradient-penalty interpolation weights (N, 1, ...)) to use instead of
+    drawing them, for exact comparisons.
     """
 
     def __init__(self, generator, discriminator, latent_dim, latent_dist="normal", loss="ns",
@@ -92,7 +92,9 @@ class GAN(keras.Model):
         return self.generator(latents, training=training)
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
-        super().compile(optimizer=g_optimizer, **kwargs)
+        # Keras's fit() ends with optimizer.finalize_variable_values(model weights), which would
+        # overwrite the live generator with its EMA: give Keras the D optimizer (never EMA).
+        super().compile(optimizer=d_optimizer, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
 
@@ -158,7 +160,7 @@ class GAN(keras.Model):
     def _global_batch(self, per_replica_examples):
         return per_replica_examples * self.distribute_strategy.num_replicas_in_sync
 
-    def _d_objective(self, real, fake, labels, real_logits, fake_logits):
+    def _d_objective(self, real, fake, labels, real_logits, fake_logits, alpha=None):
         """Per-example D loss (logged) and its global-batch reduction with penalties (optimised)."""
         per_example = self.gan_loss.d_loss(real_logits, fake_logits, self.label_smoothing)
         global_batch = self._global_batch(tf.shape(per_example)[0])
@@ -168,8 +170,8 @@ class GAN(keras.Model):
 
             judge = self._penalty_judge(labels)
             if self.gp_weight:
-                shape = tf.concat([[tf.shape(real)[0]], tf.ones([len(real.shape) - 1], tf.int32)], 0)
-                alpha = tf.random.stateless_uniform(shape, seed=self._seed(_MIX))
+                if alpha is None:
+                    alpha = penalties.interpolation_alpha(real, self._seed(_MIX))
                 gp = penalties.gradient_penalty(judge, real, tf.cast(fake, real.dtype), alpha)
                 total += self.gp_weight * tf.nn.compute_average_loss(
                     gp, global_batch_size=self._global_batch(tf.shape(gp)[0]))
@@ -198,30 +200,32 @@ class GAN(keras.Model):
     # --- the step ------------------------------------------------------------------------------
 
     def _unpack(self, data):
+        """-> (real, labels or None, given random draws: {"z": latents, "alpha": GP weights})."""
         data, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         if isinstance(data, dict):
-            return data["x"], data.get("y"), data.get("z")
-        return data, y, None
+            given = {k: data[k] for k in ("z", "alpha") if k in data}
+            return data["x"], data.get("y"), given
+        return data, y, {}
 
     def _apply(self, optimizer, loss, tape, variables):
         grads = tape.gradient(optimizer.scale_loss(loss), variables)
         optimizer.apply_gradients(zip(grads, variables))
 
     def train_step(self, data):
-        real, labels, latents = self._unpack(data)
+        real, labels, given = self._unpack(data)
         if self.d_steps == 1 and self.g_steps == 1:
-            return self._simultaneous_step(real, labels, latents)
+            return self._simultaneous_step(real, labels, given)
         return self._alternating_step(real, labels)
 
-    def _simultaneous_step(self, real, labels, latents):
-        batch_size = tf.shape(real)[0]
+    def _simultaneous_step(self, real, labels, given):
+        latents = given.get("z")
         if latents is None:
-            latents = self.draw_latents(batch_size)
+            latents = self.draw_latents(tf.shape(real)[0])
         with tf.GradientTape(persistent=True) as tape:
             fake = self.generate(latents, labels, training=True)
             real_logits, fake_logits = self.discriminate(real, fake, labels)
             d_per_example, d_loss = self._d_objective(real, fake, labels, real_logits,
-                                                      fake_logits)
+                                                      fake_logits, given.get("alpha"))
             g_per_example, g_loss = self._g_objective(fake_logits)
         self._apply(self.d_optimizer, d_loss, tape, self.discriminator.trainable_variables)
         self._apply(self.g_optimizer, g_loss, tape, self.generator.trainable_variables)

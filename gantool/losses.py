@@ -30,13 +30,36 @@ This module must not import TensorFlow at import time: the CLI lists ``LOSSES.na
 ``--help``. TensorFlow is imported inside the functions.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Callable, Mapping
 
 from gantool.registry import Registry
 
 LOSSES = Registry("loss")
+
+
+class ReadOnlyMapping(Mapping):
+    """An immutable mapping that, unlike ``types.MappingProxyType``, copies and pickles."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data=()):
+        self._data = dict(data)
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._data!r})"
+
+    def __reduce__(self):
+        return type(self), (self._data,)
 
 
 @dataclass(frozen=True)
@@ -84,7 +107,7 @@ class GANLoss:
     description: str = ""
 
     def __post_init__(self):
-        object.__setattr__(self, "recommended", MappingProxyType(dict(self.recommended)))
+        object.__setattr__(self, "recommended", ReadOnlyMapping(self.recommended))
 
     def output_values(self, logits):
         """Per-example values to log as D(x) / D(G(z)): sigmoid for probabilistic losses,

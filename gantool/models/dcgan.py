@@ -3,7 +3,8 @@
 Generator: latent -> dense projection -> (s0, s0, F) -> n stride-2 transposed convolutions
 (batch norm + ReLU between, tanh at the end) -> (S, S, C), with S = s0 * 2**n and s0 in 4..7
 (28 -> 7*2*2, 32 -> 4*2**3, 64 -> 4*2**4). Discriminator mirrors it with stride-2 convolutions,
-LeakyReLU(0.2), batch norm on all but the first layer, no pooling, one logit out.
+LeakyReLU(0.2), batch norm on all but the first layer (layer norm for WGAN-GP), no pooling,
+one logit out.
 """
 
 import keras
@@ -67,6 +68,16 @@ def build_generator(config, data_shape):
     return keras.Model([z, label] if config.conditional else z, x, name="generator")
 
 
+def _discriminator_norm(config):
+    """Batch norm, except for losses with a gradient penalty (WGAN-GP): the penalty is defined
+    per example, which batch statistics break, so those get layer norm (Gulrajani et al.)."""
+    from gantool.losses import LOSSES
+
+    if LOSSES.get(config.loss).needs_gradient_penalty:
+        return keras.layers.LayerNormalization(axis=[1, 2, 3])
+    return batch_norm(config.sync_bn)
+
+
 def build_discriminator(config, data_shape):
     n = _upsamplings(data_shape[0])
     samples = keras.Input(discriminator_input_shape(config, data_shape), name="x")
@@ -78,7 +89,7 @@ def build_discriminator(config, data_shape):
                                    kernel_initializer=weight_init())
         x = discriminator_layer(conv, config)(x)
         if i > 0:  # the paper leaves batch norm off the discriminator's input layer
-            x = batch_norm(config.sync_bn)(x)
+            x = _discriminator_norm(config)(x)
         x = keras.layers.LeakyReLU(negative_slope=D_LEAKY_SLOPE)(x)
     x = keras.layers.Flatten()(x)
     logits = projection_logits(x, label, config)
