@@ -256,9 +256,11 @@ class Checkpointer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         epoch += 1
-        if self.state.interrupted or (epoch % self.every and epoch != self.state.epochs):
+        if self.state.stopped_mid_epoch or (epoch % self.every and epoch != self.state.epochs):
             return
-        self.run_checkpoint.save(self.state.step, epoch)
+        latest = self.run_checkpoint.latest or ""
+        if not latest.endswith(f"ckpt-{self.state.step}"):  # a stop request may have saved it
+            self.run_checkpoint.save(self.state.step, epoch)
         tmp = self.run_dir / "generator.tmp.keras"
         self.model.generator.save(tmp)
         tmp.replace(self.run_dir / "generator.keras")

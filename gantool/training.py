@@ -265,7 +265,7 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
     writer = cb.SummaryWriter(out_dir / "tensorboard") if config.tensorboard else None
     real_points = None
     if source.kind == "points":
-        real_points = np.stack(list(source.dataset.take(REAL_POINTS).as_numpy_iterator()))
+        real_points = next(source.dataset.batch(REAL_POINTS).as_numpy_iterator())
     n_fixed = POINT_SAMPLES if source.kind == "points" else config.grid_size
     fixed_latents = draw_latents(n_fixed, config.latent_dim, config.latent_dist, config.seed + 1)
     sample_fn, columns = _fixed_sampler(gan, config, n_fixed)
@@ -309,8 +309,10 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
     finally:
         if writer is not None:
             writer.close()
-    if state.interrupted:
-        raise Interrupted(f"stopped by {state.interrupted} at step {state.step} (epoch "
-                          f"{state.epochs_done + 1}); saved {checkpoint.latest}; continue with: "
-                          f"gantool train --out {run_dir} --resume", state.interrupted)
+    if state.interrupted and state.step < epochs * steps:
+        where = (f"in epoch {state.epochs_done + 1}" if state.stopped_mid_epoch
+                 else f"after epoch {state.epochs_done}")
+        raise Interrupted(f"stopped by {state.interrupted} at step {state.step} ({where}); saved "
+                          f"{checkpoint.latest}; continue with: gantool train --out {run_dir} "
+                          "--resume", state.interrupted)
     return TrainResult(run_dir, state.epochs_done, state.step, logger.history)
