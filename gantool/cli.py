@@ -15,8 +15,15 @@ from gantool.distribute import STRATEGIES
 from gantool.errors import GantoolError, UsageError
 from gantool.losses import LOSSES
 from gantool.models import ARCHITECTURES
-from gantool.options import (DEFAULTS, DatasetSpec, IntList, ckpt_argument_help, fps_option,
-                             out_option, seed_option)
+from gantool.options import (
+    DEFAULTS,
+    DatasetSpec,
+    IntList,
+    ckpt_argument_help,
+    fps_option,
+    out_option,
+    seed_option,
+)
 
 POSITIVE = click.IntRange(min=1)
 FRACTION = click.FloatRange(min=0, max=1, max_open=True)

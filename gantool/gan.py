@@ -24,7 +24,8 @@ _LATENTS, _NOISE, _MIX = 0, 1000, 2000
 
 
 def sample_latents(shape, distribution, seed):
-    """Latent vectors of ``shape``: N(0, 1) or U(-1, 1), drawn statelessly from ``seed`` (2 ints)."""
+    """Latent vectors of ``shape``: N(0, 1) or U(-1, 1), drawn statelessly from ``seed``
+    (2 ints)."""
     if distribution == "normal":
         return tf.random.stateless_normal(shape, seed=seed)
     if distribution == "uniform":
@@ -77,7 +78,7 @@ class GAN(keras.Model):
         self.seed = seed
         self.d_steps = d_steps
         self.g_steps = g_steps
-        self.gp_weight = gp_weight if getattr(self.gan_loss, "needs_gradient_penalty", False) else 0.0
+        self.gp_weight = gp_weight if self.gan_loss.needs_gradient_penalty else 0.0
         self.r1_gamma = r1_gamma
         self.instance_noise = instance_noise
         self.total_steps = total_steps

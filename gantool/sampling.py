@@ -22,13 +22,14 @@ def draw_latents(n, latent_dim, distribution="normal", seed=0):
 
 
 def slerp(a, b, t):
-    """Spherical interpolation between latent vectors ``a`` and ``b`` (D,) for ``t`` (T,) -> (T, D)."""
+    """Spherical interpolation between latents ``a`` and ``b`` (D,) at ``t`` (T,) -> (T, D)."""
     a, b, t = np.asarray(a, np.float64), np.asarray(b, np.float64), np.asarray(t)[:, None]
     cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
     omega = np.arccos(np.clip(cos, -1.0, 1.0))
     if omega < 1e-6:
         return ((1 - t) * a + t * b).astype(np.float32)
-    return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)
+    mixed = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+    return mixed.astype(np.float32)
 
 
 def class_rows(n, num_classes):

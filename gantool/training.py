@@ -10,8 +10,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from gantool import config as config_lib
 from gantool.config import TrainConfig
 from gantool.errors import GantoolError, UsageError
@@ -64,7 +62,8 @@ def prepare_run_dir(config, resume=False, force=False, explicit=None, create=Tru
         if clashes:
             k = clashes[0]
             raise UsageError(f"--{k.replace('_', '-')} {getattr(config, k)!r} differs from the "
-                             f"run's {getattr(saved, k)!r}; a resumed run keeps its models and data "
+                             f"run's {getattr(saved, k)!r}; a resumed run keeps its models and "
+                             "data "
                              f"(only {', '.join(config_lib.RESUMABLE_SETTINGS)} may change)")
         updates = {k: getattr(config, k) for k in explicit & set(config_lib.RESUMABLE_SETTINGS)}
         updates["out"] = str(run_dir)

@@ -99,7 +99,8 @@ def plot_history(path, rows):
     if extra:
         ax_eval = ax_loss.twinx()
         for key in extra:
-            points = [(int(r["epoch"]), float(r[key])) for r in rows if r.get(key) not in ("", None)]
+            points = [(int(r["epoch"]), float(r[key])) for r in rows
+                      if r.get(key) not in ("", None)]
             if points:
                 ax_eval.plot(*zip(*points), "k--", marker="x", label=key)
         ax_eval.legend(loc="upper center", fontsize="small")
@@ -119,7 +120,8 @@ def save_evolution(path, strips, labels):
     plt = _matplotlib()
     h, w = strips[0].shape[:2]
     scale = 1.5 / 80
-    fig, axes = plt.subplots(len(strips), 1, figsize=(w * scale + 0.9, len(strips) * h * scale + 0.3),
+    size = (w * scale + 0.9, len(strips) * h * scale + 0.3)
+    fig, axes = plt.subplots(len(strips), 1, figsize=size,
                              dpi=80, squeeze=False)
     for ax, strip, label in zip(axes[:, 0], strips, labels):
         grey = strip.shape[-1] == 1
@@ -128,6 +130,6 @@ def save_evolution(path, strips, labels):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.subplots_adjust(left=0.9 / (w * scale + 0.9), right=0.99, top=0.99, bottom=0.01, hspace=0.05)
+    fig.subplots_adjust(left=0.9 / size[0], right=0.99, top=0.99, bottom=0.01, hspace=0.05)
     fig.savefig(path)
     plt.close(fig)

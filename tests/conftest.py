@@ -10,7 +10,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["GANTOOL_CPU_DEVICES"] = "2"
 
-SHARED = Path(os.environ.get("GANTOOL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = Path(os.environ.get("GANTOOL_SHARED",
+                             Path(__file__).resolve().parents[1].parent / "shared"))
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 

@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -156,8 +155,9 @@ def test_npz_end_to_end(mnist_npz, tmp_path, capsys):
 
 
 def test_resume_restores_optimizer_state_and_epoch(tmp_path, capsys):
-    from gantool.checkpoints import resolve_checkpoint
     import tensorflow as tf
+
+    from gantool.checkpoints import resolve_checkpoint
 
     run_dir = tmp_path / "run"
     args = ["train", "--arch", "mlp", "--dataset", "ring", "--out", run_dir, *TINY]
@@ -233,7 +233,7 @@ def test_empty_folder(tmp_path, capsys):
 
 def test_unreadable_image(image_folder, tmp_path, capsys):
     (image_folder / "dogs" / "broken.png").write_bytes(b"not a png at all")
-    err = bad(["train", "--dataset", f"folder:{image_folder}", "--out", tmp_path / "r", *TINY],
+    bad(["train", "--dataset", f"folder:{image_folder}", "--out", tmp_path / "r", *TINY],
               capsys, 2, "broken.png")
     assert not (tmp_path / "r" / "checkpoints").exists()
 

@@ -21,13 +21,13 @@ from gantool.data import (
     validate_dataset_spec,
 )
 from gantool.data.pipeline import (
-    from_model_range,
     steps_per_epoch,
     to_model_range,
     training_dataset,
 )
 from gantool.data.tfds import CELEB_A_SIZE, TFDS_NAMES
 from gantool.errors import GantoolError, UsageError
+from gantool.sampling import to_uint8 as from_model_range
 
 MOCK_EXAMPLES = 6
 

@@ -10,7 +10,8 @@ CASES = [(arch, shape) for arch in ARCHITECTURES.names()
          for shape in ARCHITECTURES.get(arch).EXAMPLE_SHAPES]
 
 
-@pytest.mark.parametrize("arch,shape", CASES, ids=[f"{a}-{'x'.join(map(str, s))}" for a, s in CASES])
+@pytest.mark.parametrize("arch,shape", CASES,
+                         ids=[f"{a}-{'x'.join(map(str, s))}" for a, s in CASES])
 def test_output_shapes_and_ranges(arch, shape):
     config = TrainConfig(arch=arch, data_shape=list(shape), latent_dim=8, g_hidden=[16],
                          d_hidden=[16], g_filters=8, d_filters=8)
@@ -67,13 +68,15 @@ def test_dcgan_structure_follows_the_paper():
     config = TrainConfig(arch="dcgan", data_shape=[64, 64, 3])
     generator, discriminator = build_models(config)
     d_layers = discriminator.layers
-    first_conv = next(i for i, l in enumerate(d_layers) if isinstance(l, keras.layers.Conv2D))
+    first_conv = next(i for i, layer in enumerate(d_layers)
+                      if isinstance(layer, keras.layers.Conv2D))
     assert not isinstance(d_layers[first_conv + 1], keras.layers.BatchNormalization)
-    assert any(isinstance(l, keras.layers.BatchNormalization) for l in d_layers)
-    assert all(l.negative_slope == pytest.approx(0.2) for l in d_layers
-               if isinstance(l, keras.layers.LeakyReLU))
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in d_layers)
+    assert all(layer.negative_slope == pytest.approx(0.2) for layer in d_layers
+               if isinstance(layer, keras.layers.LeakyReLU))
     pooling = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
-    assert not any(isinstance(l, pooling) for l in d_layers + generator.layers)
+    assert not any(isinstance(layer, pooling) for layer in d_layers + generator.layers)
     assert generator.layers[-1].activation.__name__ == "tanh"
-    transposed = [l for l in generator.layers if isinstance(l, keras.layers.Conv2DTranspose)]
-    assert len(transposed) == 4 and all(l.strides == (2, 2) for l in transposed)
+    transposed = [layer for layer in generator.layers
+                  if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert len(transposed) == 4 and all(layer.strides == (2, 2) for layer in transposed)

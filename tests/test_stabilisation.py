@@ -130,8 +130,8 @@ def test_instance_noise_decays_linearly_to_zero(strategies):
 def test_spectral_norm_wraps_every_discriminator_layer(strategies):
     gan, _ = train_steps(config_for("dcgan", "hinge", spectral_norm=True), strategies["default"],
                          steps=4)
-    wrapped = [l for l in gan.discriminator.layers
-               if isinstance(l, keras.layers.SpectralNormalization)]
+    wrapped = [layer for layer in gan.discriminator.layers
+               if isinstance(layer, keras.layers.SpectralNormalization)]
     assert len(wrapped) == 3  # 2 convolutions + the output layer
     for layer in wrapped:  # the normalised kernel has spectral norm ~1
         kernel = layer.kernel.numpy().reshape(-1, layer.kernel.shape[-1])
@@ -151,8 +151,8 @@ def test_ema_weights_trail_the_live_weights(strategies):
 
 
 def test_ema_end_to_end_sample_uses_average_unless_no_ema(tmp_path, capsys):
-    from tests.test_cli import TINY, ok
     from gantool.sampling import load_generator
+    from tests.test_cli import TINY, ok
 
     run_dir = tmp_path / "ema"
     ok(["train", "--arch", "mlp", "--dataset", "ring", "--ema", "0.5", "--out", run_dir,

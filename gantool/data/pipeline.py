@@ -5,7 +5,6 @@ Models see images as float32 in [-1, 1] (``x / 127.5 - 1``) and points unchanged
 seed derived from ``(seed, epoch)`` only, batches, and only then converts to the model range.
 """
 
-import numpy as np
 import tensorflow as tf
 
 from gantool.errors import UsageError
@@ -101,12 +100,6 @@ def to_model_range(x, kind):
     if kind == "points":
         return x
     raise ValueError(f"unknown data kind {kind!r}; expected 'image' or 'points'")
-
-
-def from_model_range(x):
-    """numpy: floats in [-1, 1] -> uint8 in [0, 255] (rounded and clipped), same shape."""
-    x = np.asarray(x, dtype=np.float32)
-    return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 # --- training batches -------------------------------------------------------------------------

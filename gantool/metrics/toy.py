@@ -27,28 +27,20 @@ import math
 
 import numpy as np
 
-RING_MODES = 8
-RING_RADIUS = 2.0
-RING_STD = 0.02
-GRID_SIZE = 5
-GRID_SPACING = 2.0
-GRID_STD = 0.05
+# The distributions are defined once, by the data module that samples them.
+from gantool.data.toy import (  # noqa: E402,F401 - re-exported for callers of this module
+    GRID_SIZE,
+    GRID_SPACING,
+    GRID_STD,
+    RING_MODES,
+    RING_RADIUS,
+    RING_STD,
+)
+from gantool.data.toy import grid_centers as grid_modes  # noqa: E402
+from gantool.data.toy import ring_centers as ring_modes  # noqa: E402
+
 HIGH_QUALITY_STDS = 3.0
 COVERAGE_FRACTION = 0.2
-
-
-def ring_modes(radius: float = RING_RADIUS, n: int = RING_MODES) -> np.ndarray:
-    """(n, 2) float64 centres at angles 2*pi*i/n on a circle of ``radius``."""
-    angles = 2.0 * np.pi * np.arange(n) / n
-    return radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-
-
-def grid_modes(spacing: float = GRID_SPACING, size: int = GRID_SIZE) -> np.ndarray:
-    """(size**2, 2) float64 centres of a size x size grid with ``spacing``, centred on 0
-    (defaults: {-4, -2, 0, 2, 4}^2), row-major over (x, y)."""
-    axis = (np.arange(size) - (size - 1) / 2.0) * spacing
-    xs, ys = np.meshgrid(axis, axis, indexing="ij")
-    return np.stack([xs.ravel(), ys.ravel()], axis=1)
 
 
 def mode_metrics(samples, centers, std: float,

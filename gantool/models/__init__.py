@@ -2,7 +2,8 @@
 
 Each architecture is one module with ``build_generator(config, data_shape)``,
 ``build_discriminator(config, data_shape)`` (both returning functional ``keras.Model``s; the
-discriminator outputs logits of shape (N, 1)) and ``check_data_shape(data_shape)`` (raising ValueError), and ``EXAMPLE_SHAPES`` for the tests. Register a
+discriminator outputs logits of shape (N, 1)), ``check_data_shape(data_shape)`` (raising
+ValueError) and ``EXAMPLE_SHAPES`` for the tests. Register a
 new one here with a lazy ``"module"`` entry so that listing the names stays cheap.
 """
 

@@ -9,9 +9,15 @@ one logit out.
 
 import keras
 
-from gantool.models.init import (batch_norm, discriminator_input_shape, discriminator_layer,
-                                 label_input, projection_logits, weight_init,
-                                 with_label_embedding)
+from gantool.models.init import (
+    batch_norm,
+    discriminator_input_shape,
+    discriminator_layer,
+    label_input,
+    projection_logits,
+    weight_init,
+    with_label_embedding,
+)
 
 KERNEL_SIZE = 4
 # Shapes the tests build (any s * 2**n with s in 4..7 works).

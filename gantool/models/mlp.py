@@ -9,9 +9,15 @@ import math
 
 import keras
 
-from gantool.models.init import (activation, discriminator_input_shape, discriminator_layer,
-                                 label_input, projection_logits, weight_init,
-                                 with_label_embedding)
+from gantool.models.init import (
+    activation,
+    discriminator_input_shape,
+    discriminator_layer,
+    label_input,
+    projection_logits,
+    weight_init,
+    with_label_embedding,
+)
 
 EXAMPLE_SHAPES = [(2,), (28, 28, 1), (32, 32, 3), (64, 64, 3)]
 
