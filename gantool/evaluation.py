@@ -241,12 +241,12 @@ def _write_cache(path, key, features, info):
 
 def _load_reference(spec, split, n, data_dir, image_size, channels, seed):
     """(uint8 images (N, H, W, C), actual split): the first ``n`` images of ``split``, or of
-    "train" where the dataset has no such split (local sources only have "train")."""
+    "train" where the dataset has no such split (folder:/npy: sources only have "train")."""
     from gantool.data import load_dataset, split_spec
 
     options = dict(data_dir=data_dir, image_size=image_size, channels=channels,
                    max_examples=n, seed=seed)
-    actual = "train" if split_spec(spec)[0] is not None else split
+    actual = "train" if split_spec(spec)[0] in ("folder:", "npy:") else split
     try:
         source = load_dataset(spec, split=actual, **options)
     except UsageError as e:
@@ -272,8 +272,8 @@ def real_features(spec, *, split="test", n=10000, data_dir=None, image_size=None
     from gantool.data import split_spec
 
     weights, sha = _resolve_weights(weights_path)
-    if split_spec(spec)[0] is not None:
-        split_key = "train"  # local sources have one split; share the cache entry
+    if split_spec(spec)[0] in ("folder:", "npy:"):
+        split_key = "train"  # these sources have one split; share the cache entry
     else:
         split_key = split
     key = _cache_key(spec, split_key, n, data_dir, image_size, channels, sha)

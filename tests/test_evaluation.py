@@ -198,9 +198,10 @@ def test_real_features_cache_keys_and_damage(digits, tmp_path, monkeypatch):
     dummy.write_bytes(b"not checked here")
     options = dict(weights_path=dummy, progress=False, cache_dir=tmp_path / "c")
     first, info = evaluation.real_features(f"npz:{digits}", n=4, **options)
-    again, info2 = evaluation.real_features(f"npz:{digits}", split="validation", n=4, **options)
+    again, info2 = evaluation.real_features(f"npz:{digits}", n=4, **options)
     assert calls == [4] and not info["cache_hit"] and info2["cache_hit"]
-    assert info2["real_split"] == "train" and info2["requested_split"] == "validation"
+    # the npz has no x_test: the default "test" split falls back to train, and says so
+    assert info2["real_split"] == "train" and info2["requested_split"] == "test"
     np.testing.assert_array_equal(first, again)
     evaluation.real_features(f"npz:{digits}", n=5, **options)  # another n: a miss
     evaluation.real_features(f"npz:{digits}", n=4, image_size=32, **options)

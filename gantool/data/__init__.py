@@ -158,6 +158,6 @@ def load_dataset(
     if prefix in ("npz:", "npy:"):
         from gantool.data.arrays import load_arrays
 
-        return load_arrays(spec, path, **options)
+        return load_arrays(spec, path, split=split, **options)
     loader = DATASETS.get(spec)
     return loader(spec, split=split, data_dir=data_dir, seed=seed, **options)

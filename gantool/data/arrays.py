@@ -1,7 +1,8 @@
 """Images from numpy files: ``npz:PATH`` and ``npy:PATH``.
 
 The array must be uint8 of shape (N, H, W) (grey; a channel axis is added) or (N, H, W, C).
-A ``.npz`` file is read at key ``x_train`` if present, else at its only key; integer class
+A ``.npz`` file is read at key ``x_train`` if present, else at its only key (``x_test`` etc.
+for other splits, as in keras.datasets files); integer class
 ids under ``y_train`` (if present) make the labels for conditional training. The whole array is
 held in memory; ``image_size`` / ``channels`` convert it like the tfds datasets.
 """
@@ -15,7 +16,7 @@ from gantool.errors import UsageError
 NPZ_KEY = "x_train"
 
 
-def _read_npz(spec, path):
+def _read_npz(spec, path, split="train"):
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -24,6 +25,11 @@ def _read_npz(spec, path):
         return archive
     with archive:
         keys = list(archive.keys())
+        if split != "train":  # x_test, x_validation, ... (as keras.datasets files have)
+            if f"x_{split}" not in keys:
+                raise UsageError(f"dataset {spec!r} has no split {split!r} (no key x_{split}); "
+                                 f"choose one of: train")
+            return archive[f"x_{split}"]
         if NPZ_KEY in keys or len(keys) == 1:
             try:
                 return archive[NPZ_KEY if NPZ_KEY in keys else keys[0]]
@@ -42,9 +48,11 @@ def _read_npy(spec, path):
         raise UsageError(f"dataset {spec!r}: cannot read {path} as .npy ({e})") from None
 
 
-def read_images(spec, path, kind):
+def read_images(spec, path, kind, split="train"):
     """Read and check the image array of an ``npz`` or ``npy`` file: uint8 (N, H, W, C)."""
-    images = _read_npz(spec, path) if kind == "npz" else _read_npy(spec, path)
+    if kind == "npy" and split != "train":
+        raise UsageError(f"dataset {spec!r} has no split {split!r}; choose one of: train")
+    images = _read_npz(spec, path, split) if kind == "npz" else _read_npy(spec, path)
     if images.dtype != np.uint8:
         raise UsageError(
             f"dataset {spec!r}: the array has dtype {images.dtype}; uint8 images (0..255) are "
@@ -60,7 +68,7 @@ def read_images(spec, path, kind):
     return images
 
 
-def load_arrays(spec, path, *, image_size=None, channels=None, max_examples=None):
+def load_arrays(spec, path, *, split="train", image_size=None, channels=None, max_examples=None):
     """A :class:`~gantool.data.DataSource` of the uint8 images in an ``npz:``/``npy:`` file."""
     import tensorflow as tf
 
@@ -68,11 +76,11 @@ def load_arrays(spec, path, *, image_size=None, channels=None, max_examples=None
     from gantool.data.pipeline import adapt_images, element_shape
 
     kind = spec.partition(":")[0]
-    images = read_images(spec, path, kind)
+    images = read_images(spec, path, kind, split)
     if max_examples is not None:
         images = images[:max_examples]
     dataset = adapt_images(tf.data.Dataset.from_tensor_slices(images), image_size, channels)
-    labels = read_labels(path, len(images)) if kind == "npz" else None
+    labels = read_labels(path, len(images), split) if kind == "npz" else None
     return DataSource(
         name=spec,
         kind="image",
@@ -85,12 +93,12 @@ def load_arrays(spec, path, *, image_size=None, channels=None, max_examples=None
     )
 
 
-def read_labels(path, n):
-    """Integer class ids (n,) from the ``y_train`` array of an npz file, if it has one."""
+def read_labels(path, n, split="train"):
+    """Integer class ids (n,) from the ``y_SPLIT`` array of an npz file, if it has one."""
     with np.load(Path(path).expanduser()) as arrays:
-        if "y_train" not in arrays.files:
+        if f"y_{split}" not in arrays.files:
             return None
-        labels = arrays["y_train"]
+        labels = arrays[f"y_{split}"]
     if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) < n:
         return None
     return labels[:n].astype(np.int32)
