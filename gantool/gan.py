@@ -208,9 +208,10 @@ class GAN(keras.Model):
             return data["x"], data.get("y"), given
         return data, y, {}
 
-    def _apply(self, optimizer, loss, tape, variables):
-        grads = tape.gradient(optimizer.scale_loss(loss), variables)
-        optimizer.apply_gradients(zip(grads, variables))
+    def _apply(self, optimizer, scaled_loss, tape, variables):
+        """One optimizer update from a loss already passed through ``optimizer.scale_loss``
+        inside ``tape`` (float16 loss scaling; a no-op otherwise). The optimizer unscales."""
+        optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
 
     def train_step(self, data):
         real, labels, given = self._unpack(data)
@@ -228,6 +229,8 @@ class GAN(keras.Model):
             d_per_example, d_loss = self._d_objective(real, fake, labels, real_logits,
                                                       fake_logits, given.get("alpha"))
             g_per_example, g_loss = self._g_objective(fake_logits)
+            d_loss = self.d_optimizer.scale_loss(d_loss)
+            g_loss = self.g_optimizer.scale_loss(g_loss)
         self._apply(self.d_optimizer, d_loss, tape, self.discriminator.trainable_variables)
         self._apply(self.g_optimizer, g_loss, tape, self.generator.trainable_variables)
         del tape
@@ -243,6 +246,7 @@ class GAN(keras.Model):
                 real_logits, fake_logits = self.discriminate(chunk, fake, chunk_labels)
                 d_per_example, d_loss = self._d_objective(chunk, fake, chunk_labels,
                                                           real_logits, fake_logits)
+                d_loss = self.d_optimizer.scale_loss(d_loss)
             self._apply(self.d_optimizer, d_loss, tape, self.discriminator.trainable_variables)
         for i in range(self.g_steps):
             latents = self.draw_latents(tf.shape(reals[-1])[0], offset=1 + i)
@@ -250,6 +254,7 @@ class GAN(keras.Model):
                 fake = self.generate(latents, label_chunks[-1], training=True)
                 fake_logits = self._judge(fake, label_chunks[-1], 1)
                 g_per_example, g_loss = self._g_objective(fake_logits)
+                g_loss = self.g_optimizer.scale_loss(g_loss)
             self._apply(self.g_optimizer, g_loss, tape, self.generator.trainable_variables)
         return self._logs(d_per_example, g_per_example, real_logits, fake_logits)
 

@@ -199,3 +199,23 @@ def test_conditional_generator_follows_its_labels(strategies):
     z = np.zeros((3, 4), "float32")
     out = gan.generator([z, np.arange(3, dtype="int32")]).numpy()
     assert not np.allclose(out[0], out[1])
+
+
+@pytest.fixture
+def restore_float32():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_mixed_precision_runs_with_finite_losses(precision, arch, strategies, restore_float32):
+    """A GPU/TPU feature; on CPU it must at least run and stay finite."""
+    config = config_for(arch, "ns", precision=precision)
+    gan, logs = train_steps(config, strategies["default"], steps=3)
+    assert gan.generator.layers[1].compute_dtype in ("float16", "bfloat16")
+    assert gan.generator.output.dtype == "float32"  # outputs and losses stay float32
+    for entry in logs:
+        assert all(np.isfinite(float(v)) for v in entry.values()), entry
+    if precision == "mixed_float16":
+        assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
