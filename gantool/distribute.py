@@ -5,6 +5,7 @@ import os
 
 STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
 CPU_DEVICES_ENV = "GANTOOL_CPU_DEVICES"
+_MIRRORED = {}  # device names -> the process's MirroredStrategy over them
 
 
 def split_cpu(n):
@@ -55,7 +56,13 @@ def make_strategy(name="auto", cpu_devices=None, tpu=None):
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     if name == "mirrored":
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
+        # One strategy per device set and process: several MirroredStrategy objects alive at
+        # once (repeated train() calls, notebooks, tests) reuse collective instance keys and
+        # their all-reduces can collide ("Shape mismatch in the collective instance").
+        key = tuple(devices)
+        if key not in _MIRRORED:
+            _MIRRORED[key] = tf.distribute.MirroredStrategy(devices)
+        return _MIRRORED[key]
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)

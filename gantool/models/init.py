@@ -59,8 +59,12 @@ def with_label_embedding(z, label, config):
 
 def projection_logits(features, label, config):
     """Projection discriminator (Miyato & Koyama 2018): psi(h) + <embed(y), h>, shape (N, 1)."""
+    # explicitly named: auto-named Dense layers would clash with the mlp's "dense_{i}" names
+    # when a second model is built in the same process
+    name = "logits" if label is None else "unconditional_logit"
     unconditional = discriminator_layer(
-        keras.layers.Dense(1, kernel_initializer=weight_init(), dtype="float32"), config
+        keras.layers.Dense(1, kernel_initializer=weight_init(), dtype="float32", name=name),
+        config,
     )(features)
     if label is None:
         return unconditional
