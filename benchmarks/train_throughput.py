@@ -16,11 +16,27 @@ baseline, and the achieved FLOP/s (counted analytically, see ``common.step_flops
 float32 matmul peak measured in the same run. gantool variants are driven through the compiled
 ``train_function`` that ``fit()`` calls (no callbacks), fed by gantool's own input pipeline.
 
+TensorFlow reads some settings once per process (oneDNN's CPU kernels, which ``import gantool``
+switches on for x86 CPUs), so the variants run in two worker processes driven by this one:
+
+- "gantool": TensorFlow as ``gantool train`` runs it (gantool imported first);
+- "TF defaults": TensorFlow imported before gantool, with the environment as given: what the
+  tutorial's code gets when people run it. The reference baseline runs here.
+
+Each process also runs the other side's code (the baseline with gantool's settings, gantool's step
+with TensorFlow's defaults), so the table separates what the settings give from what the step
+code gives.
+
 Run ``python benchmarks/train_throughput.py --help`` for the options.
 """
 
 import argparse
+import json
 import math
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import common
@@ -35,7 +51,10 @@ CASES = [
     ("mlp 2-D sine", "sine", "sine", True, True),
 ]
 RGB32_EXAMPLES = 10_000
-BASELINE = "baseline (tutorial style)"
+BASELINE = "baseline (tutorial style), TF defaults"
+GANTOOL_ENV, TF_DEFAULTS_ENV = "gantool", "TF defaults"
+# The environment before anything here imports gantool (which adds TensorFlow settings to it).
+GIVEN_ENVIRONMENT = dict(os.environ)
 
 
 def parse_args(argv=None):
@@ -58,6 +77,7 @@ def parse_args(argv=None):
                              "mlp; 'all' runs every case)")
     parser.add_argument("--quick", action="store_true",
                         help="3 cases (dcgan 28x28, vanilla mlp, sine) and 3 rounds")
+    parser.add_argument("--worker", metavar="JSON", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats = min(args.repeats, 3)
@@ -185,12 +205,13 @@ class BaselineRunner:
         return float(d_loss)
 
 
-# --- measuring --------------------------------------------------------------------------------
+# --- worker processes -------------------------------------------------------------------------
 
 
-def make_variants(config, source, spe, grid=False):
-    """``[(label, runner factory)]``: gantool's default, XLA on, steps_per_execution ``spe``
-    (and, with ``grid``, XLA on with ``spe`` too), then the baseline."""
+def make_variants(config, spe, grid=False):
+    """``[(label, process, spec)]``: gantool's default, XLA flipped, steps_per_execution ``spe``
+    (and, with ``grid``, XLA flipped with ``spe`` too) under gantool's settings; gantool's default
+    under TensorFlow's defaults; the baseline under both."""
     settings = [(config.jit, 1), (not config.jit, 1), (config.jit, spe)]
     if grid:
         settings.append((not config.jit, spe))
@@ -199,13 +220,16 @@ def make_variants(config, source, spe, grid=False):
         label = f"gantool jit={'on' if jit else 'off'} spe={k}"
         if jit == config.jit and k == 1:
             label += " (default)"
-        variants.append((label, lambda jit=jit, k=k: GantoolRunner(config, source, jit, k)))
-    variants.append((BASELINE, lambda: BaselineRunner(config, source)))
+        variants.append((label, GANTOOL_ENV, {"runner": "gantool", "jit": jit, "spe": k}))
+    default = {"runner": "gantool", "jit": config.jit, "spe": 1}
+    variants.append(("gantool default, TF defaults", TF_DEFAULTS_ENV, default))
+    variants.append(("baseline, gantool's TF settings", GANTOOL_ENV, {"runner": "baseline"}))
+    variants.append((BASELINE, TF_DEFAULTS_ENV, {"runner": "baseline"}))
     return variants
 
 
-def build_runner(factory):
-    """``factory()`` in a fresh Keras name scope.
+def make_runner(spec, config, source):
+    """A runner from a variant's spec, in a fresh Keras name scope.
 
     gantool's models name most layers explicitly but leave some to Keras's automatic names
     ("dense", "dense_1", ...), which can then clash with an explicit "dense_1" when a second
@@ -214,7 +238,9 @@ def build_runner(factory):
     import keras
 
     keras.backend.clear_session()
-    return factory()
+    if spec["runner"] == "baseline":
+        return BaselineRunner(config, source)
+    return GantoolRunner(config, source, spec["jit"], spec["spe"])
 
 
 def warm_up(runner):
@@ -224,65 +250,159 @@ def warm_up(runner):
     return first, seconds / runner.spe
 
 
+def onednn_enabled():
+    """Whether this process's TensorFlow runs oneDNN's CPU kernels (None where unknown)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def load_case(recipe, spec):
+    """(config, source) of a case, as every process builds them."""
+    from gantool.data import load_dataset
+
+    source = load_dataset(spec)
+    config = common.recipe_config(recipe, dataset=spec, data_shape=list(source.shape),
+                                  data_kind=source.kind)
+    return config, source
+
+
+def worker_main(job):
+    """A worker process: build and warm up ``job``'s variants, report, then run timed windows
+    as the parent asks (one JSON line in, one out), until stdin closes."""
+    if job["process"] == TF_DEFAULTS_ENV:
+        import tensorflow  # noqa: F401  (before gantool: TensorFlow keeps its own defaults)
+    else:
+        import gantool  # noqa: F401  (before TensorFlow: gantool's settings apply)
+    import tensorflow as tf
+
+    def reply(message):
+        print("@@" + json.dumps(message), flush=True)
+
+    with tf.device(job["device"]):
+        config, source = load_case(job["recipe"], job["dataset"])
+        runners, warm = {}, {}
+        for label, spec in job["variants"]:
+            runners[label] = make_runner(spec, config, source)
+            warm[label] = [*warm_up(runners[label]), runners[label].spe]
+        reply({"warm": warm, "onednn": onednn_enabled()})
+        for line in sys.stdin:
+            label, steps = json.loads(line)
+            seconds, _ = common.timed(runners[label].run, steps)
+            reply({"seconds": seconds})
+
+
+class Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, process_name, job):
+        self.log = tempfile.TemporaryFile(mode="w+")
+        command = [sys.executable, __file__, "--worker", json.dumps(
+            {**job, "process": process_name})]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, text=True, env=GIVEN_ENVIRONMENT)
+
+    def receive(self):
+        for line in self.process.stdout:
+            if line.startswith("@@"):
+                return json.loads(line[2:])
+        self.log.seek(0)
+        raise RuntimeError("benchmark worker failed:\n" + self.log.read()[-3000:])
+
+    def run(self, label, steps):
+        self.process.stdin.write(json.dumps([label, steps]) + "\n")
+        self.process.stdin.flush()
+        return self.receive()["seconds"]
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+        self.log.close()
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
 def window_steps(args, step_seconds, multiple):
     """Steps per timed window: --steps, or about --seconds of steps, a multiple of ``multiple``."""
     wanted = args.steps or args.seconds / step_seconds
     return max(multiple, math.ceil(wanted / multiple) * multiple)
 
 
-def build_and_warm(args, config, source):
-    """Build every variant and warm it up: (runners, first-call seconds, steps per window)."""
-    runners, first_call, steps = {}, {}, {}
-    for label, factory in make_variants(config, source, args.spe, args.grid):
-        runners[label] = build_runner(factory)
-        first_call[label], step_seconds = warm_up(runners[label])
-        steps[label] = window_steps(args, step_seconds, runners[label].spe)
-    return runners, first_call, steps
+def start_workers(args, recipe, dataset, variants):
+    """Start one worker per process kind and wait for their warm-ups.
+
+    Returns (label -> worker, label -> first-call seconds, label -> steps per window,
+    process -> oneDNN on?)."""
+    workers, owner, first_call, steps, onednn = {}, {}, {}, {}, {}
+    for process_name in dict.fromkeys(process for _, process, _ in variants):
+        job = {"device": args.device, "recipe": recipe, "dataset": dataset,
+               "variants": [[label, spec] for label, process, spec in variants
+                            if process == process_name]}
+        workers[process_name] = Worker(process_name, job)
+    for process_name, worker in workers.items():
+        ready = worker.receive()
+        onednn[process_name] = ready["onednn"]
+        for label, (first, step_seconds, spe) in ready["warm"].items():
+            owner[label] = worker
+            first_call[label] = first
+            steps[label] = window_steps(args, step_seconds, spe)
+    return workers, owner, first_call, steps, onednn
 
 
-def time_rounds(runners, steps, batch_size, repeats):
-    """Images/s of each runner per round; each round runs every runner once, in an order
+def time_rounds(owner, labels, steps, batch_size, repeats):
+    """Images/s of each variant per round; each round runs every variant once, in an order
     rotated by one each round (so no variant always follows the same one)."""
-    rates = {label: [] for label in runners}
-    labels = list(runners)
+    rates = {label: [] for label in labels}
     for r in range(repeats):
         for label in labels[r % len(labels):] + labels[: r % len(labels)]:
-            seconds, _ = common.timed(runners[label].run, steps[label])
+            seconds = owner[label].run(label, steps[label])
             rates[label].append(steps[label] * batch_size / seconds)
     return rates
 
 
-def case_rows(rates, first_call, flops, batch_size, peak):
+def case_rows(rates, processes, first_call, flops, batch_size, peak, onednn):
     """Table rows: median images/s, spread, per-round ratio to the baseline, FLOP/s."""
     baseline = rates[BASELINE]
     rows = []
     for label, values in rates.items():
         ratios = [a / b for a, b in zip(values, baseline, strict=True)]
         achieved = flops * common.median(values) / batch_size
-        rows.append([label, common.fmt(common.median(values)), common.spread(values),
+        on = onednn[processes[label]]
+        rows.append([label, {True: "on", False: "off", None: "?"}[on],
+                     common.fmt(common.median(values)), common.spread(values),
                      common.fmt(common.median(ratios), 2), common.fmt(achieved / 1e9),
                      f"{100 * achieved / peak:.1f}%", common.fmt(first_call[label], 2)])
     return rows
 
 
 def measure_case(args, name, recipe, data, scratch, peak):
-    """Build, warm up and time every variant of one case; print its table.
+    """Start the workers of one case, time every variant, print its table.
 
     Returns (case name, variant -> median images/s, fastest gantool variant).
     """
-    from gantool.data import load_dataset
+    import keras
+
+    from gantool.models import build_models
 
     spec, data_note = case_dataset_spec(data, scratch)
-    source = load_dataset(spec)
-    config = common.recipe_config(recipe, dataset=spec, data_shape=list(source.shape),
-                                  data_kind=source.kind)
-    runners, first_call, steps = build_and_warm(args, config, source)
-    rates = time_rounds(runners, steps, config.batch_size, args.repeats)
+    config, _ = load_case(recipe, spec)
+    variants = make_variants(config, args.spe, args.grid)
+    processes = {label: process for label, process, _ in variants}
+    workers, owner, first_call, steps, onednn = start_workers(args, recipe, spec, variants)
+    try:
+        rates = time_rounds(owner, list(processes), steps, config.batch_size, args.repeats)
+    finally:
+        for worker in workers.values():
+            worker.close()
 
-    generator, discriminator = runners[BASELINE].generator, runners[BASELINE].discriminator
+    keras.backend.clear_session()
+    generator, discriminator = build_models(config)
     flops = common.step_flops(generator, discriminator, config.batch_size)
     medians = {label: common.median(values) for label, values in rates.items()}
-    best = max((label for label in medians if label.startswith("gantool")), key=medians.get)
+    best = max((label for label in medians if label.startswith("gantool jit")), key=medians.get)
     window = "-".join(str(n) for n in sorted({min(steps.values()), max(steps.values())}))
     print(f"## {name}: recipe examples/{recipe}.toml, batch {config.batch_size}")
     print()
@@ -291,42 +411,50 @@ def measure_case(args, name, recipe, data, scratch, peak):
           f"D {common.fmt(common.model_macs(discriminator) / 1e6)} M multiply-adds per example "
           f"-> {common.fmt(flops / 1e9)} GFLOP per step")
     print()
-    common.print_table(["variant", "images/s (median)", "spread", "x baseline", "GFLOP/s",
-                        "% of matmul peak", "first call s"],
-                       case_rows(rates, first_call, flops, config.batch_size, peak))
+    common.print_table(["variant", "oneDNN", "images/s (median)", "spread", "x baseline",
+                        "GFLOP/s", "% of matmul peak", "first call s"],
+                       case_rows(rates, processes, first_call, flops, config.batch_size, peak,
+                                 onednn))
     print(f"fastest gantool variant: {best}")
     print(flush=True)
     return name, medians, best
 
 
 def print_summary(results):
-    """One row per case: gantool's default against the baseline and the fastest gantool variant."""
+    """One row per case: gantool's default against the baseline (as people run it, and with
+    gantool's TensorFlow settings) and the fastest gantool variant."""
     rows = []
     for name, medians, best in results:
         default = next(label for label in medians if label.endswith("(default)"))
         baseline = medians[BASELINE]
         rows.append([name, common.fmt(medians[default]), common.fmt(baseline),
-                     common.fmt(medians[default] / baseline, 2), best,
-                     common.fmt(medians[best] / medians[default], 2),
-                     common.fmt(medians[best] / baseline, 2)])
+                     common.fmt(medians[default] / baseline, 2),
+                     common.fmt(medians[default] / medians["baseline, gantool's TF settings"], 2),
+                     best, common.fmt(medians[best] / baseline, 2)])
     common.print_table(["case", "gantool default img/s", "baseline img/s", "default / baseline",
-                        "fastest gantool variant", "fastest / default", "fastest / baseline"],
+                        "default / baseline with gantool's TF settings",
+                        "fastest gantool variant", "fastest / baseline"],
                        rows, title="Summary (medians; the per-case tables give per-round ratios)")
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.worker:
+        worker_main(json.loads(args.worker))
+        return
     common.print_header("gantool training throughput (images/s per training step)", args.device)
+    import gantool  # noqa: F401  (first: this process measures the peak with gantool's settings)
     import tensorflow as tf
 
     start = time.perf_counter()
     scratch = common.scratch_dir("throughput")
     with tf.device(args.device):
         peak, size = common.matmul_peak(args.device)
-        print(f"matmul peak: {common.fmt(peak / 1e9)} GFLOP/s (float32 {size}x{size}, median of 5)")
+        print(f"matmul peak: {common.fmt(peak / 1e9)} GFLOP/s (float32 {size}x{size}, median of 5, "
+              f"oneDNN {'on' if onednn_enabled() else 'off'})")
         print(flush=True)
-        results = [measure_case(args, name, recipe, data, scratch, peak)
-                   for name, recipe, data, *_ in selected_cases(args)]
+    results = [measure_case(args, name, recipe, data, scratch, peak)
+               for name, recipe, data, *_ in selected_cases(args)]
     print_summary(results)
     print(f"total time: {time.perf_counter() - start:.0f} s")
 

@@ -22,6 +22,9 @@ METRICS_NAME = "metrics.csv"
 STEPS_NAME = "steps.csv"
 PLOT_NAME = "training.png"
 SAMPLES_DIR = "samples"
+# TensorBoard's per-step curves get the mean of this many steps: writing the 6 scalars costs
+# ~7 ms, as much as a whole step of a small model (benchmarks/step_profile.py, section 3).
+TENSORBOARD_STEP_WINDOW = 10
 
 
 def read_csv(path):
@@ -73,7 +76,8 @@ def _finite(logs):
 
 
 class RunLogger(keras.callbacks.Callback):
-    """Per-step and per-epoch logs: a tqdm bar, ``metrics.csv``, ``steps.csv`` and the plot.
+    """Per-step and per-epoch logs: a tqdm bar, ``metrics.csv``, ``steps.csv``, the plot and
+    TensorBoard scalars (``step/*``: means over TENSORBOARD_STEP_WINDOW steps; ``epoch/*``).
 
     Replaces the epoch logs Keras passes on (the last batch's values) by the epoch means, so
     callbacks after this one see the means. With ``on_nan="stop"`` a non-finite loss ends
@@ -97,6 +101,7 @@ class RunLogger(keras.callbacks.Callback):
         done = [r for r in self.step_rows if int(r["epoch"]) == epoch + 1]  # a resumed epoch
         self.sums = {k: sum(float(r[k]) for r in done if _finite(r)) for k in LOG_NAMES}
         self.count = sum(1 for r in done if _finite(r))
+        self.window = []  # finite step logs not yet written to TensorBoard
         self.bar = None
         if self.progress:
             from tqdm.auto import tqdm
@@ -124,8 +129,9 @@ class RunLogger(keras.callbacks.Callback):
             for k in LOG_NAMES:
                 self.sums[k] += values[k]
             self.count += 1
-            if self.summary_writer is not None:
-                self.summary_writer.scalars(values, step, prefix="step/")
+            self.window.append(values)
+            if step % TENSORBOARD_STEP_WINDOW == 0:
+                self._write_window()
         if self.state.interrupted:
             self.flush()
         if self.bar is not None:
@@ -134,6 +140,12 @@ class RunLogger(keras.callbacks.Callback):
                                   "D(x)": f"{means['d_real']:.2f}",
                                   "D(G(z))": f"{means['d_fake']:.2f}"}, refresh=False)
             self.bar.update(1)
+
+    def _write_window(self):
+        if self.summary_writer is not None and self.window:
+            means = {k: sum(v[k] for v in self.window) / len(self.window) for k in LOG_NAMES}
+            self.summary_writer.scalars(means, self.state.step, prefix="step/")
+        self.window = []
 
     def flush(self):
         write_csv(self.run_dir / STEPS_NAME, self.step_rows, ["step", "epoch", *LOG_NAMES])
@@ -145,6 +157,7 @@ class RunLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._close_bar()
+        self._write_window()
         if self.state.stopped_mid_epoch:  # a partial epoch: its steps are in steps.csv only
             return
         means = {k: self.sums[k] / max(self.count, 1) for k in LOG_NAMES}

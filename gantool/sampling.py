@@ -42,19 +42,44 @@ def generate(generator, latents, labels=None, batch_size=500):
     """Run the generator in inference mode over latents (N, latent_dim) -> float32 (N, ...).
 
     A conditional generator also takes int32 class ids (N,); without them it gets a balanced
-    mix of classes.
+    mix of classes. Batches go through one traced function per generator (see
+    :func:`inference_function`).
     """
     conditional = len(generator.inputs) == 2
     if conditional and labels is None:
         embedding = generator.get_layer("label_embedding")
         labels = (np.arange(len(latents)) % embedding.input_dim).astype(np.int32)
+    run = inference_function(generator)
     outputs = []
     for i in range(0, len(latents), batch_size):
-        inputs = latents[i:i + batch_size]
+        inputs = (latents[i:i + batch_size],)
         if conditional:
-            inputs = [inputs, labels[i:i + batch_size]]
-        outputs.append(generator(inputs, training=False).numpy())
+            inputs += (labels[i:i + batch_size],)
+        outputs.append(run(*inputs).numpy())
     return np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)
+
+
+def inference_function(generator):
+    """``generator(inputs, training=False)`` as a ``tf.function`` traced once for any batch size
+    (cached per generator; it reads the variables, so later weight changes are seen).
+
+    Calling the Keras model eagerly dispatches every layer's ops from Python; the traced graph
+    runs them in one call (benchmarks/step_profile.py, section 4).
+    """
+    run = getattr(generator, "_gantool_inference", None)
+    if run is None:
+        import tensorflow as tf
+
+        signature = [tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype)
+                     for tensor in generator.inputs]
+
+        def forward(*inputs):
+            outputs = generator(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+            return tf.cast(outputs, tf.float32)
+
+        run = tf.function(forward, input_signature=signature)
+        generator._gantool_inference = run
+    return run
 
 
 def copy_ema_weights(generator, optimizer, target):

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gantool  # noqa: F401  (first: it sets TensorFlow's environment, as the CLI does)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["GANTOOL_CPU_DEVICES"] = "2"
 

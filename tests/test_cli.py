@@ -75,10 +75,31 @@ def check_run_dir(run_dir, kind, epochs=2):
     assert len((run_dir / "steps.csv").read_text().splitlines()) == 2 * epochs + 1
     assert (run_dir / "generator.keras").stat().st_size > 1000
     assert iio.imread(run_dir / "training.png").ndim == 3
-    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    scalars = tensorboard_scalars(run_dir)
+    steps_per_epoch = int(rows[1].split(",")[1])
+    assert [step for step, _ in scalars["epoch/d_loss"]] == list(range(1, epochs + 1))
+    # per-step curves are window means, flushed at each epoch's end: here one per epoch
+    assert [step for step, _ in scalars["step/g_loss"]] == [
+        steps_per_epoch * e for e in range(1, epochs + 1)]
+    first_epoch_d_loss = float(rows[1].split(",")[3])
+    assert scalars["step/d_loss"][0][1] == pytest.approx(first_epoch_d_loss, rel=1e-4)
     assert sorted(p.name for p in (run_dir / "samples").glob("epoch_*.png")) == [
         f"epoch_{e:04d}.png" for e in range(1, epochs + 1)]
     return config
+
+
+def tensorboard_scalars(run_dir):
+    """{tag: [(step, value)]} of the scalars in RUN_DIR/tensorboard's event files."""
+    import tensorflow as tf
+
+    scalars = {}
+    for path in sorted((run_dir / "tensorboard").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "scalars":
+                    scalars.setdefault(value.tag, []).append(
+                        (event.step, float(tf.make_ndarray(value.tensor))))
+    return scalars
 
 
 def check_image_outputs(run_dir, shape, capsys, tmp_path, varied=True):
