@@ -443,7 +443,7 @@ def main(argv=None):
         worker_main(json.loads(args.worker))
         return
     common.print_header("gantool training throughput (images/s per training step)", args.device)
-    import gantool  # noqa: F401  (first: this process measures the peak with gantool's settings)
+    import gantool  # noqa: F401, I001  (first: the peak is measured with gantool's settings)
     import tensorflow as tf
 
     start = time.perf_counter()

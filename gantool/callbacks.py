@@ -98,6 +98,7 @@ class RunLogger(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.current_epoch = epoch
         self.epoch_start = time.perf_counter()
+        self.batches_seen = 0  # of this fit() call's epoch: Keras's batch index restarts at 0
         done = [r for r in self.step_rows if int(r["epoch"]) == epoch + 1]  # a resumed epoch
         self.sums = {k: sum(float(r[k]) for r in done if _finite(r)) for k in LOG_NAMES}
         self.count = sum(1 for r in done if _finite(r))
@@ -106,13 +107,18 @@ class RunLogger(keras.callbacks.Callback):
         if self.progress:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.state.steps_per_epoch, initial=len(done),
+            self.bar = tqdm(total=self.state.steps_per_epoch,
+                            initial=self.state.step - epoch * self.state.steps_per_epoch,
                             desc=f"epoch {epoch + 1}/{self.state.epochs}", unit="step",
                             dynamic_ncols=True)
 
     def on_train_batch_end(self, batch, logs=None):
+        # With steps_per_execution K, Keras calls this every K steps with the last one's index
+        # and logs: each row of steps.csv (and each term of the epoch means) is every Kth step.
+        advanced = batch + 1 - self.batches_seen
+        self.batches_seen = batch + 1
         values = {k: float(logs[k]) for k in LOG_NAMES}
-        self.state.step += 1
+        self.state.step += advanced
         step = self.state.step
         self.step_rows.append({"step": step, "epoch": self.current_epoch + 1,
                                **{k: f"{v:.6g}" for k, v in values.items()}})
@@ -130,7 +136,7 @@ class RunLogger(keras.callbacks.Callback):
                 self.sums[k] += values[k]
             self.count += 1
             self.window.append(values)
-            if step % TENSORBOARD_STEP_WINDOW == 0:
+            if step // TENSORBOARD_STEP_WINDOW > (step - advanced) // TENSORBOARD_STEP_WINDOW:
                 self._write_window()
         if self.state.interrupted:
             self.flush()
@@ -139,7 +145,7 @@ class RunLogger(keras.callbacks.Callback):
             self.bar.set_postfix({"D": f"{means['d_loss']:.3f}", "G": f"{means['g_loss']:.3f}",
                                   "D(x)": f"{means['d_real']:.2f}",
                                   "D(G(z))": f"{means['d_fake']:.2f}"}, refresh=False)
-            self.bar.update(1)
+            self.bar.update(advanced)
 
     def _write_window(self):
         if self.summary_writer is not None and self.window:

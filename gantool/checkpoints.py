@@ -59,6 +59,11 @@ class RunCheckpoint:
                                f"({reason.splitlines()[0]}); the previous checkpoint "
                                f"{self.latest} is kept") from None
 
+    @staticmethod
+    def step_of(path):
+        """The training step checkpoint ``path`` (``.../ckpt-N``) was saved at; 0 for None."""
+        return int(str(path).rsplit("-", 1)[1]) if path else 0
+
     def restore(self, path=None):
         """Restore ``path`` (default: the latest); returns ``(step, epoch)`` saved with it."""
         path = path or self.latest

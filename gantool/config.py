@@ -79,6 +79,7 @@ class TrainConfig:
     eval_n: int | None = None
     inception_weights: str | None = None
     jit: bool = False
+    steps_per_execution: int = 1
     dry_run: bool = False
     # derived from the data when training starts
     data_shape: list[int] | None = None
@@ -176,7 +177,7 @@ def validate(config):
     _check(config.latent_dist in ("normal", "uniform"),
            f"unknown latent distribution {config.latent_dist!r}; choose normal or uniform")
     for name in ("epochs", "batch_size", "latent_dim", "sample_every", "checkpoint_every",
-                 "keep", "grid_size", "d_steps", "g_steps", "pack"):
+                 "keep", "grid_size", "d_steps", "g_steps", "pack", "steps_per_execution"):
         value = getattr(config, name)
         _check(isinstance(value, int) and value >= 1,
                f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
@@ -244,5 +245,6 @@ def apply_loss_defaults(values, explicit):
 
 # Settings that may change when a run is resumed; the rest define the models and the data.
 RESUMABLE_SETTINGS = ("epochs", "steps_per_epoch", "sample_every", "checkpoint_every", "keep",
-                      "strategy", "cpu_devices", "tpu", "jit", "dry_run", "tensorboard", "out",
+                      "strategy", "cpu_devices", "tpu", "jit", "steps_per_execution",
+                      "dry_run", "tensorboard", "out",
                       "on_nan", "eval_every", "eval_n", "inception_weights")

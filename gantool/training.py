@@ -1,6 +1,7 @@
 """``train(config)``: build everything under a ``tf.distribute`` strategy and run ``fit()``."""
 
 import contextlib
+import math
 import re
 import shutil
 import signal
@@ -139,7 +140,15 @@ def _set_precision(precision):
     keras.mixed_precision.set_global_policy(precision)
 
 
-def _build_gan(config, strategy, total_steps=None):
+def execution_steps(wanted, steps_per_epoch, done_in_epoch=0):
+    """The largest steps_per_execution <= ``wanted`` that divides both the steps per epoch and
+    the steps left in a resumed epoch: an execution must not run into the next epoch (the data
+    of all epochs is one stream, so Keras would take the next epoch's batches)."""
+    common = math.gcd(steps_per_epoch, steps_per_epoch - done_in_epoch)
+    return max(k for k in range(1, min(wanted, common) + 1) if common % k == 0)
+
+
+def _build_gan(config, strategy, total_steps=None, steps_per_execution=1):
     import keras
 
     from gantool.gan import GAN
@@ -170,7 +179,8 @@ def _build_gan(config, strategy, total_steps=None):
             return optimizer
 
         gan.compile(d_optimizer=adam(config.d_learning_rate),
-                    g_optimizer=adam(config.g_learning_rate, config.ema), jit_compile=config.jit)
+                    g_optimizer=adam(config.g_learning_rate, config.ema), jit_compile=config.jit,
+                    steps_per_execution=steps_per_execution)
         gan.build_optimizers()
     return gan
 
@@ -243,13 +253,23 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
     if config.dry_run:
         steps, epochs = min(steps, DRY_RUN_STEPS), min(epochs, DRY_RUN_EPOCHS)
 
-    gan = _build_gan(config, strategy, total_steps=epochs * steps)
+    start_step = 0
+    source_ckpt = None
+    if resume:
+        source_ckpt = tf.train.latest_checkpoint(str(run_dir / CHECKPOINT_DIR))
+        start_step = RunCheckpoint.step_of(source_ckpt)
+    per_execution = execution_steps(config.steps_per_execution, steps, start_step % steps)
+    if per_execution != config.steps_per_execution and progress:
+        print(f"steps per execution: {per_execution} instead of {config.steps_per_execution} "
+              f"(it must divide the {steps} steps per epoch"
+              + (f" and the {steps - start_step % steps} left in this one)" if start_step % steps
+                 else ")"))
+    gan = _build_gan(config, strategy, total_steps=epochs * steps,
+                     steps_per_execution=per_execution)
     _scalar_logs_under_multi_worker(gan, strategy)
     with strategy.scope():
         checkpoint = RunCheckpoint(gan, out_dir / CHECKPOINT_DIR, keep=config.keep)
-    start_step = 0
     if resume:
-        source_ckpt = tf.train.latest_checkpoint(str(run_dir / CHECKPOINT_DIR))
         start_step, _ = checkpoint.restore(source_ckpt)
     if out_dir == run_dir:
         config.save(run_dir)

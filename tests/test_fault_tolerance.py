@@ -209,6 +209,36 @@ def test_signal_to_a_training_process_saves_and_resumes_exactly(reference, signu
     assert_same_metrics(run_dir, reference)
 
 
+def test_steps_per_execution_runs_the_same_steps_and_resumes_exactly(reference, tmp_path,
+                                                                    capsys, monkeypatch):
+    """--steps-per-execution 8 (8 steps per call into TensorFlow) trains bitwise the same steps;
+    steps.csv logs every 8th step (the reference's rows), a SIGTERM stops at the end of the
+    execution it lands in, and resuming mid-epoch ends bitwise at the uninterrupted run."""
+    run_dir = tmp_path / "run"
+    spe = ["--steps-per-execution", 8]
+    with monkeypatch.context() as patch:
+        signal_at_step(patch, STEPS + 9, signal.SIGTERM)  # lands in the execution of steps 49-56
+        code, _, err = run(["train", *RESUME, *spe, "--epochs", EPOCHS, "--out", run_dir], capsys)
+    assert code == 128 + signal.SIGTERM, err
+    assert ckpt_step(latest(run_dir)) == STEPS + 16
+    ok(["train", "--out", run_dir, "--resume", "--quiet", *spe], capsys)
+    assert_bitwise_equal(latest(run_dir), latest(reference))
+    every_8th = [r for r in read_rows(reference / "steps.csv") if int(r["step"]) % 8 == 0]
+    assert read_rows(run_dir / "steps.csv") == every_8th
+    rows = read_rows(run_dir / "metrics.csv")
+    assert [(r["epoch"], r["step"]) for r in rows] == [
+        (str(e), str(e * STEPS)) for e in range(1, EPOCHS + 1)]
+
+
+@pytest.mark.parametrize("wanted, steps, done, expected", [
+    (4, 468, 0, 4), (4, 10, 0, 2), (4, 7, 0, 1), (8, 40, 16, 8), (8, 40, 36, 4), (1, 40, 0, 1),
+    (100, 40, 0, 40)])
+def test_execution_steps_divide_the_epoch_and_its_remainder(wanted, steps, done, expected):
+    from gantool.training import execution_steps
+
+    assert execution_steps(wanted, steps, done) == expected
+
+
 # --- 2. SIGKILL at random points, and inside checkpoint writes -----------------------------------
 
 KILL = [*TINY, "--steps-per-epoch", 2, "--epochs", 6]  # tiny epochs: a checkpoint every epoch
