@@ -183,6 +183,7 @@ def measure_step(args, spec, steps=2):
 def main(argv=None):
     args = parse_args(argv)
     common.print_header("gantool input pipeline vs training step (images/s)", args.device)
+    import gantool  # noqa: F401, I001  (first: the step runs with gantool's TF settings)
     import tensorflow as tf
 
     start = time.perf_counter()

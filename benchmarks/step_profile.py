@@ -17,7 +17,8 @@ Sections (each prints a table):
    against a ``tf.function`` and an XLA-compiled one.
 5. (``--threads``) a recipe's step (``--recipe``, the MNIST DCGAN by default) in fresh
    processes with other TensorFlow thread settings (inter/intra op parallelism), with oneDNN
-   forced on (``TF_ENABLE_ONEDNN_OPTS=1``; TensorFlow leaves it off on this AMD CPU) and with
+   forced on (``TF_ENABLE_ONEDNN_OPTS=1``; TensorFlow leaves it off on AMD CPUs, ``import
+   gantool`` turns it on for x86) and with
    XLA. Each setting runs in two processes, in alternating order.
 
 Run ``python benchmarks/step_profile.py --help`` for the options.
@@ -35,6 +36,9 @@ import time
 import common
 
 DCGAN_BATCH = 128
+# The environment before gantool is imported (which adds TF_ENABLE_ONEDNN_OPTS=1 on x86): section
+# 5's "TF defaults" processes get this one.
+GIVEN_ENVIRONMENT = dict(os.environ)
 
 
 def parse_args(argv=None):
@@ -375,7 +379,7 @@ THREAD_SETTINGS = [
     ("intra 2, inter 1", {"intra": 2, "inter": 1}, {}),
     ("intra 1, inter 2", {"intra": 1, "inter": 2}, {}),
     ("intra 1, inter 1", {"intra": 1, "inter": 1}, {}),
-    ("oneDNN on (TF_ENABLE_ONEDNN_OPTS=1)", {}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+    ("oneDNN on (TF_ENABLE_ONEDNN_OPTS=1: gantool's setting)", {}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
     ("oneDNN on, intra 1, inter 1", {"intra": 1, "inter": 1}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
     ("XLA (jit_compile=True)", {"jit": True}, {}),
     ("XLA, oneDNN on", {"jit": True}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
@@ -414,7 +418,8 @@ def section_threads(args):
             payload = json.dumps({**settings, "recipe": args.recipe, "seconds": 0.5,
                                   "repeats": max(2, args.repeats // 2)})
             result = subprocess.run([sys.executable, __file__, "--child-step", payload],
-                                    capture_output=True, text=True, env={**os.environ, **env},
+                                    capture_output=True, text=True,
+                                    env={**GIVEN_ENVIRONMENT, **env},
                                     check=True)
             rates[label] += json.loads(result.stdout.strip().splitlines()[-1])["rates"]
     reference = common.median(rates[THREAD_SETTINGS[0][0]])
@@ -432,6 +437,7 @@ def main(argv=None):
         child_step(args.child_step)
         return
     common.print_header("gantool training step profile", args.device)
+    import gantool  # noqa: F401, I001  (first: sections 1-4 run with gantool's TF settings)
     import tensorflow as tf
 
     start = time.perf_counter()
