@@ -1,6 +1,7 @@
 """The command line end to end: help, train -> sample -> animate, recipes, bad input."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -319,3 +320,17 @@ def test_real_process_exit_codes(tmp_path):
                              str(tmp_path / "none")], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Error:")
+
+
+def test_import_gantool_turns_on_onednn_on_x86():
+    """conftest.py imports gantool before TensorFlow, as the CLI does: on x86 TensorFlow then runs
+    oneDNN's CPU kernels unless the user's environment said TF_ENABLE_ONEDNN_OPTS=0."""
+    import platform
+
+    from tensorflow.python.util import _pywrap_util_port
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("gantool leaves TensorFlow's oneDNN default alone off x86")
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    assert setting is not None  # gantool's default, or the user's own
+    assert _pywrap_util_port.IsMklEnabled() == (setting != "0")
