@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from gantool import viz
-from gantool.callbacks import SAMPLES_DIR
 from gantool.config import TrainConfig
 from gantool.errors import UsageError
+from gantool.sampling import SAMPLES_DIR
 
 EPOCH_FILE = re.compile(r"epoch_(\d+)\.npy$")
 

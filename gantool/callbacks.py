@@ -16,12 +16,11 @@ import numpy as np
 from gantool import viz
 from gantool.errors import TrainingDiverged
 from gantool.gan import LOG_NAMES
-from gantool.sampling import generate, to_uint8
+from gantool.sampling import SAMPLES_DIR, generate, to_uint8
 
 METRICS_NAME = "metrics.csv"
 STEPS_NAME = "steps.csv"
 PLOT_NAME = "training.png"
-SAMPLES_DIR = "samples"
 # TensorBoard's per-step curves get the mean of this many steps: writing the 6 scalars costs
 # ~7 ms, as much as a whole step of a small model (benchmarks/step_profile.py, section 3).
 TENSORBOARD_STEP_WINDOW = 10

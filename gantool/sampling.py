@@ -9,6 +9,7 @@ from gantool.config import TrainConfig
 from gantool.errors import UsageError
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg")
+SAMPLES_DIR = "samples"  # in a run directory: fixed-latent samples per epoch, real points
 
 
 def draw_latents(n, latent_dim, distribution="normal", seed=0):
@@ -169,7 +170,7 @@ def _write_points(points, out, run_path):
     from gantool.checkpoints import resolve_checkpoint
 
     run_dir, _ = resolve_checkpoint(run_path)
-    real_path = Path(run_dir) / "samples" / "real_points.npy"
+    real_path = Path(run_dir) / SAMPLES_DIR / "real_points.npy"
     real = np.load(real_path) if real_path.is_file() else None
     if out.suffix.lower() == ".npy":
         np.save(out, points)

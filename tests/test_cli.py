@@ -66,6 +66,26 @@ def test_help_does_not_import_tensorflow():
     assert out.stdout.strip().endswith("clean")
 
 
+def test_animate_does_not_import_tensorflow(tmp_path):
+    """Building the training GIF only reads saved samples: no TensorFlow start-up (seconds)."""
+    from gantool.config import TrainConfig
+
+    run_dir = tmp_path / "run"
+    (run_dir / "samples").mkdir(parents=True)
+    TrainConfig(arch="dcgan", data_shape=[8, 8, 1], data_kind="image").save(run_dir)
+    rng = np.random.default_rng(0)
+    for epoch in (1, 2, 3):
+        np.save(run_dir / "samples" / f"epoch_{epoch:04d}.npy",
+                rng.integers(0, 256, (4, 8, 8, 1), dtype=np.uint8))
+    code = ("import sys; from gantool.cli import main\n"
+            f"try: main(['animate', {str(run_dir)!r}])\n"
+            "except SystemExit as e: assert not e.code, e.code\n"
+            "print('TF' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'clean')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("clean")
+    assert iio.imread(run_dir / "training.gif", index=None).shape[0] == 3
+
+
 # --- end to end -------------------------------------------------------------------------------
 
 def check_run_dir(run_dir, kind, epochs=2):
