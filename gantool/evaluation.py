@@ -305,46 +305,15 @@ def real_features(spec, *, split="test", n=10000, data_dir=None, image_size=None
 # --------------------------------------------------------------------------- scoring
 
 
-def fid_score(real, fake):
-    """FID between real (N_r, D) and fake (N_f, D) features -> float >= 0.
-
-    With fewer samples than dimensions in either set (the covariances are singular), the
-    trace term is computed exactly from the centred features A (N_r, D), B (N_f, D):
-    Tr sqrt(S_r S_f) = ||A B^T||_* / sqrt((N_r - 1)(N_f - 1)) (nuclear norm; the nonzero
-    eigenvalues of S_r S_f are the squared singular values of A B^T, scaled). This takes
-    milliseconds where scipy's sqrtm of the singular 2048 x 2048 product takes 15-60 s on a
-    CPU and needs an eps offset. Otherwise :func:`gantool.metrics.fid_from_features`.
-    """
-    from gantool.metrics import fid_from_features
-
-    real = np.asarray(real, dtype=np.float64)
-    fake = np.asarray(fake, dtype=np.float64)
-    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-        raise ValueError(f"features must be (N, D) arrays with equal D; got {real.shape} "
-                         f"and {fake.shape}")
-    if min(len(real), len(fake)) >= real.shape[1]:
-        return fid_from_features(real, fake)
-    if min(len(real), len(fake)) < 2 or not (np.isfinite(real).all() and np.isfinite(fake).all()):
-        raise ValueError("FID needs at least 2 finite feature vectors per set")
-    a = real - real.mean(axis=0)
-    b = fake - fake.mean(axis=0)
-    scale = math.sqrt((len(a) - 1) * (len(b) - 1))
-    cross = float(np.linalg.svd(a @ b.T, compute_uv=False).sum()) / scale
-    diff = real.mean(axis=0) - fake.mean(axis=0)
-    value = (diff @ diff + (a * a).sum() / (len(a) - 1) + (b * b).sum() / (len(b) - 1)
-             - 2.0 * cross)
-    return max(float(value), 0.0)
-
-
 def score_features(real, fake, metrics, seed=0):
     """Scores of fake (N_f, 2048) against real (N_r, 2048) features -> dict of floats:
     fid (>= 0), kid_mean / kid_std (KID ~ 0 when equal, may be slightly negative),
     precision / recall (in [0, 1]); only those of ``metrics``."""
-    from gantool.metrics import kernel_inception_distance, precision_recall
+    from gantool.metrics import fid_from_features, kernel_inception_distance, precision_recall
 
     scores = {}
     if "fid" in metrics:
-        scores["fid"] = fid_score(real, fake)
+        scores["fid"] = fid_from_features(real, fake)
     if "kid" in metrics:
         scores["kid_mean"], scores["kid_std"] = kernel_inception_distance(fake, real, seed=seed)
     if "pr" in metrics:

@@ -215,20 +215,20 @@ def test_real_features_cache_keys_and_damage(digits, tmp_path, monkeypatch):
 
 
 def test_low_rank_fid_matches_the_sqrtm_formula():
-    from gantool.metrics import frechet_distance
+    from gantool.metrics import fid_from_features, frechet_distance
     from gantool.metrics.fid import feature_statistics
 
     rng = np.random.default_rng(0)
     real = rng.standard_normal((30, 12)) @ rng.standard_normal((12, 12))
     fake = rng.standard_normal((25, 12)) * 1.5 + 0.3
     reference = frechet_distance(*feature_statistics(real), *feature_statistics(fake))
-    # N >= D: the metrics module; N < D (features padded with zeros): the exact low-rank path
-    assert evaluation.fid_score(real, fake) == pytest.approx(reference, rel=1e-9)
+    # N >= D: the sqrtm formula; N < D (features padded with zeros): the exact low-rank path
+    assert fid_from_features(real, fake) == pytest.approx(reference, rel=1e-9)
     padded = [np.pad(x, ((0, 0), (0, 40))) for x in (real, fake)]
-    assert evaluation.fid_score(*padded) == pytest.approx(reference, rel=1e-9)
-    assert evaluation.fid_score(padded[0], padded[0]) == pytest.approx(0.0, abs=1e-9)
+    assert fid_from_features(*padded) == pytest.approx(reference, rel=1e-9)
+    assert fid_from_features(padded[0], padded[0]) == pytest.approx(0.0, abs=1e-9)
     singular = [rng.standard_normal((8, 2048)) for _ in range(2)]
-    assert math.isfinite(evaluation.fid_score(*singular))
+    assert math.isfinite(fid_from_features(*singular))
 
 
 def test_default_cache_dir_follows_env(tmp_path, monkeypatch):

@@ -72,9 +72,30 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
 
 
 def fid_from_features(features1, features2) -> float:
-    """FID between two (N, D) feature arrays (sizes may differ, D must match)."""
+    """FID between two (N, D) feature arrays (sizes may differ, D must match).
+
+    With fewer samples than dimensions in either set (singular covariances) the trace term is
+    computed exactly from the centred features A (N1, D), B (N2, D):
+    Tr sqrt(S1 S2) = ||A B^T||_* / sqrt((N1 - 1)(N2 - 1)) (nuclear norm; the nonzero eigenvalues
+    of S1 S2 are the squared singular values of A B^T, scaled). This takes milliseconds where
+    scipy's sqrtm of the singular 2048 x 2048 product takes 15-60 s on a CPU and needs an eps
+    offset.
+    """
     f1 = _as_features(features1, "features1")
     f2 = _as_features(features2, "features2")
     if f1.shape[1] != f2.shape[1]:
         raise ValueError(f"feature dimensions differ: {f1.shape[1]} vs {f2.shape[1]}")
+    if min(len(f1), len(f2)) < f1.shape[1]:
+        return _low_rank_fid(f1, f2)
     return frechet_distance(*feature_statistics(f1), *feature_statistics(f2))
+
+
+def _low_rank_fid(f1, f2) -> float:
+    a = f1 - f1.mean(axis=0)
+    b = f2 - f2.mean(axis=0)
+    cross = float(np.linalg.svd(a @ b.T, compute_uv=False).sum())
+    cross /= np.sqrt((len(a) - 1) * (len(b) - 1))
+    diff = f1.mean(axis=0) - f2.mean(axis=0)
+    value = (diff @ diff + (a * a).sum() / (len(a) - 1) + (b * b).sum() / (len(b) - 1)
+             - 2.0 * cross)
+    return max(float(value), 0.0)
