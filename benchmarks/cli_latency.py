@@ -33,6 +33,9 @@ def parse_args(argv=None):
     parser.add_argument("--n", type=int, default=10_000, help="images to sample")
     parser.add_argument("--train-steps", type=int, default=100,
                         help="steps of the DCGAN training run whose peak memory is measured")
+    parser.add_argument("--device", choices=["auto", "cpu"], default="auto",
+                        help="auto: gantool uses the GPUs TensorFlow finds (the CPU here); cpu: "
+                             "hide GPUs from the gantool processes (CUDA_VISIBLE_DEVICES=-1)")
     parser.add_argument("--quick", action="store_true",
                         help="3 --help runs, 1 sample run, 20 training steps")
     args = parser.parse_args(argv)
@@ -49,6 +52,7 @@ def gantool_command():
 
 
 TIME = Path("/usr/bin/time")
+CHILD_ENVIRONMENT = dict(os.environ)  # --device cpu adds CUDA_VISIBLE_DEVICES=-1
 RSS_TAG = "GANTOOL_BENCH_MAXRSS_KIB="
 
 
@@ -62,7 +66,8 @@ def run_process(argv):
     use_time = TIME.is_file()
     command = [str(TIME), "-f", RSS_TAG + "%M", *argv] if use_time else argv
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=CHILD_ENVIRONMENT)
     stderr = process.stderr.read().decode(errors="replace")
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
@@ -106,7 +111,9 @@ def check_samples(path, n):
 
 def main(argv=None):
     args = parse_args(argv)
-    common.print_header("gantool command-line latency and memory (whole processes)")
+    common.print_header("gantool command-line latency and memory (whole processes)", args.device)
+    if args.device == "cpu":
+        CHILD_ENVIRONMENT["CUDA_VISIBLE_DEVICES"] = "-1"
     start = time.perf_counter()
     scratch = common.scratch_dir("cli")
     gantool = gantool_command()

@@ -450,8 +450,8 @@ def main(argv=None):
     scratch = common.scratch_dir("throughput")
     with tf.device(args.device):
         peak, size = common.matmul_peak(args.device)
-        print(f"matmul peak: {common.fmt(peak / 1e9)} GFLOP/s (float32 {size}x{size}, median of 5, "
-              f"oneDNN {'on' if onednn_enabled() else 'off'})")
+        print(f"matmul peak: {common.fmt(peak / 1e9)} GFLOP/s (float32 {size}x{size}, best of 10 "
+              f"calls, oneDNN {'on' if onednn_enabled() else 'off'})")
         print(flush=True)
     results = [measure_case(args, name, recipe, data, scratch, peak)
                for name, recipe, data, *_ in selected_cases(args)]
