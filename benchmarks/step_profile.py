@@ -11,9 +11,9 @@ Sections (each prints a table):
 3. Per-step overhead on a tiny model (the sine recipe, batch 32), where overhead dominates:
    the ``train_function`` that ``fit()`` calls, fed by gantool's pipeline or a constant batch;
    gantool's ``train_step`` in a plain ``tf.function``; ``fit()`` itself with and without
-   gantool's per-step callbacks (RunLogger with TensorBoard scalars); the tutorial-style
+   gantool's per-step callbacks (RunLogger, with and without TensorBoard); the tutorial-style
    baseline of train_throughput.py.
-4. Sampling (``gantool sample``'s generator pass): eager batches as gantool.sampling does,
+4. Sampling (``gantool sample``'s generator pass): eager batches, gantool.sampling.generate,
    against a ``tf.function`` and an XLA-compiled one.
 5. (``--threads``) a recipe's step (``--recipe``, the MNIST DCGAN by default) in fresh
    processes with other TensorFlow thread settings (inter/intra op parallelism), with oneDNN
@@ -320,7 +320,7 @@ def section_overhead(args, scratch):
             "fit() + gantool RunLogger, --no-tensorboard":
                 fit_runner(gan, fit_data, calls,
                            lambda: gantool_callbacks(run_dir, calls, tensorboard=False)),
-            "fit() + gantool RunLogger (per-step TensorBoard scalars)":
+            "fit() + gantool RunLogger + TensorBoard (10-step means)":
                 fit_runner(gan, fit_data, calls, lambda: gantool_callbacks(run_dir, calls))}
     for fit in fits.values():
         fit()
@@ -352,9 +352,11 @@ def section_sampling(args, scratch, n=2000, batch_size=500):
 
     plain = tf.function(lambda z: generator(z, training=False))
     xla = tf.function(lambda z: generator(z, training=False), jit_compile=True)
+    eager = lambda z: generator(z, training=False)  # noqa: E731
     units = {
-        f"eager, batches of {batch_size} (gantool.sampling.generate)":
-            lambda: generate(generator, latents, batch_size),
+        f"eager, batches of {batch_size}": batched(eager, batch_size),
+        f"gantool.sampling.generate (traced once), batches of {batch_size}":
+            lambda: generate(generator, latents, batch_size=batch_size),
         f"tf.function, batches of {batch_size}": batched(plain, batch_size),
         f"tf.function + XLA, batches of {batch_size}": batched(xla, batch_size),
         f"tf.function, one batch of {n}": batched(plain, n),
