@@ -4,7 +4,8 @@ For each case (a recipe from examples/ with its batch size) this builds
 
 - gantool's GAN exactly as ``gantool train`` does (``gantool.training._build_gan``), with
   gantool's default settings (the row marked "(default)"), with XLA (``jit_compile``) flipped,
-  and with ``steps_per_execution`` K (``--grid`` adds XLA flipped with K as well);
+  and with ``steps_per_execution`` K or, for recipes that set one, 1 (``--grid`` adds XLA flipped
+  with that as well);
 - a baseline written the straightforward way (the TensorFlow DCGAN tutorial's style): the same
   gantool model builders, two GradientTapes, separate discriminator calls on the real and the
   fake batch, ``BinaryCrossentropy(from_logits=True)``, two Adam optimizers, and a
@@ -69,7 +70,8 @@ def parse_args(argv=None):
     parser.add_argument("--seconds", type=float, default=0.5,
                         help="target length of a timed window when --steps is not given")
     parser.add_argument("--spe", type=int, default=4,
-                        help="the steps_per_execution value compared with 1")
+                        help="the steps_per_execution compared with 1 for recipes that do not "
+                             "set one (recipes that do are compared with 1)")
     parser.add_argument("--grid", action="store_true",
                         help="also run XLA on with --spe (the full jit x spe grid)")
     parser.add_argument("--cases", nargs="+", metavar="NAME",
@@ -209,19 +211,22 @@ class BaselineRunner:
 
 
 def make_variants(config, spe, grid=False):
-    """``[(label, process, spec)]``: gantool's default, XLA flipped, steps_per_execution ``spe``
-    (and, with ``grid``, XLA flipped with ``spe`` too) under gantool's settings; gantool's default
+    """``[(label, process, spec)]`` under gantool's settings: the recipe's own settings (the
+    default: its jit and steps_per_execution), XLA flipped, and steps_per_execution ``spe`` or,
+    where the recipe sets it, 1 (with ``grid``, XLA flipped with that too); the recipe's settings
     under TensorFlow's defaults; the baseline under both."""
-    settings = [(config.jit, 1), (not config.jit, 1), (config.jit, spe)]
+    default_spe = config.steps_per_execution
+    other_spe = 1 if default_spe != 1 else spe
+    settings = [(config.jit, default_spe), (not config.jit, default_spe), (config.jit, other_spe)]
     if grid:
-        settings.append((not config.jit, spe))
+        settings.append((not config.jit, other_spe))
     variants = []
     for jit, k in sorted(set(settings)):
         label = f"gantool jit={'on' if jit else 'off'} spe={k}"
-        if jit == config.jit and k == 1:
+        if jit == config.jit and k == default_spe:
             label += " (default)"
         variants.append((label, GANTOOL_ENV, {"runner": "gantool", "jit": jit, "spe": k}))
-    default = {"runner": "gantool", "jit": config.jit, "spe": 1}
+    default = {"runner": "gantool", "jit": config.jit, "spe": default_spe}
     variants.append(("gantool default, TF defaults", TF_DEFAULTS_ENV, default))
     variants.append(("baseline, gantool's TF settings", GANTOOL_ENV, {"runner": "baseline"}))
     variants.append((BASELINE, TF_DEFAULTS_ENV, {"runner": "baseline"}))

@@ -22,7 +22,7 @@ METRICS_NAME = "metrics.csv"
 STEPS_NAME = "steps.csv"
 PLOT_NAME = "training.png"
 # TensorBoard's per-step curves get the mean of this many steps: writing the 6 scalars costs
-# ~7 ms, as much as a whole step of a small model (benchmarks/step_profile.py, section 3).
+# ~4 ms on a 2-core CPU, more than a whole step of a small model (step_profile.py, section 3).
 TENSORBOARD_STEP_WINDOW = 10
 
 

@@ -259,7 +259,7 @@ def _train(config, run_dir, out_dir, strategy, resume, progress):
         source_ckpt = tf.train.latest_checkpoint(str(run_dir / CHECKPOINT_DIR))
         start_step = RunCheckpoint.step_of(source_ckpt)
     per_execution = execution_steps(config.steps_per_execution, steps, start_step % steps)
-    if per_execution != config.steps_per_execution and progress:
+    if per_execution != config.steps_per_execution and progress and not config.dry_run:
         print(f"steps per execution: {per_execution} instead of {config.steps_per_execution} "
               f"(it must divide the {steps} steps per epoch"
               + (f" and the {steps - start_step % steps} left in this one)" if start_step % steps
