@@ -272,12 +272,14 @@ def fit_runner(gan, dataset, steps, callbacks_factory):
     return run
 
 
-def gantool_callbacks(run_dir, steps, tensorboard=True):
-    """gantool's per-step logger as ``gantool train --quiet`` sets it up (no progress bar)."""
+def gantool_callbacks(run_dir, steps, writer=None):
+    """gantool's per-step logger as ``gantool train --quiet`` sets it up (no progress bar).
+
+    ``writer``: a TensorBoard SummaryWriter made once, as a training run does (a new event
+    file's first writes cost ~0.1 s, which would otherwise count against these few steps)."""
     from gantool import callbacks as cb
 
     state = cb.TrainingState(steps_per_epoch=steps + 1, epochs=1)
-    writer = cb.SummaryWriter(run_dir / "tensorboard") if tensorboard else None
     return [cb.RunLogger(run_dir, state, False, writer)]
 
 
@@ -306,6 +308,9 @@ def section_overhead(args, scratch):
     fit_data = training_dataset(source, config.batch_size, config.seed, 0, 10**6, full)
     run_dir = scratch / "sine_run"
     run_dir.mkdir()
+    from gantool.callbacks import SummaryWriter
+
+    writer = SummaryWriter(run_dir / "tensorboard")
     units = {
         "train_function, gantool pipeline (what fit() runs)": lambda: runner.run(1),
         "train_function, constant batch": lambda: float(gan.train_function(constant)["d_loss"]),
@@ -318,10 +323,10 @@ def section_overhead(args, scratch):
     per_call = interleaved(units, args.repeats, calls)
     fits = {"fit(), no callbacks": fit_runner(gan, fit_data, calls, list),
             "fit() + gantool RunLogger, --no-tensorboard":
-                fit_runner(gan, fit_data, calls,
-                           lambda: gantool_callbacks(run_dir, calls, tensorboard=False)),
+                fit_runner(gan, fit_data, calls, lambda: gantool_callbacks(run_dir, calls)),
             "fit() + gantool RunLogger + TensorBoard (10-step means)":
-                fit_runner(gan, fit_data, calls, lambda: gantool_callbacks(run_dir, calls))}
+                fit_runner(gan, fit_data, calls,
+                           lambda: gantool_callbacks(run_dir, calls, writer))}
     for fit in fits.values():
         fit()
     per_call.update(interleaved_self_timed(fits, args.repeats))
