@@ -32,6 +32,11 @@ SHARED = Path(os.environ.get("GANTOOL_SHARED", REPO.parent / "shared"))
 SHARED_MNIST = SHARED / "data" / "mnist.npz"
 
 
+# The environment before anything imports gantool (``import gantool`` adds TensorFlow settings,
+# such as TF_ENABLE_ONEDNN_OPTS=1 on x86): child processes that should run with TensorFlow's own
+# defaults get this one.
+GIVEN_ENVIRONMENT = dict(os.environ)
+
 # Environment variables that change TensorFlow's speed, echoed in the header when set.
 ENV_SETTINGS = ("TF_ENABLE_ONEDNN_OPTS", "TF_XLA_FLAGS", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
 

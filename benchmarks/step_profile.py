@@ -36,9 +36,6 @@ import time
 import common
 
 DCGAN_BATCH = 128
-# The environment before gantool is imported (which adds TF_ENABLE_ONEDNN_OPTS=1 on x86): section
-# 5's "TF defaults" processes get this one.
-GIVEN_ENVIRONMENT = dict(os.environ)
 
 
 def parse_args(argv=None):
@@ -426,7 +423,7 @@ def section_threads(args):
                                   "repeats": max(2, args.repeats // 2)})
             result = subprocess.run([sys.executable, __file__, "--child-step", payload],
                                     capture_output=True, text=True,
-                                    env={**GIVEN_ENVIRONMENT, **env},
+                                    env={**common.GIVEN_ENVIRONMENT, **env},
                                     check=True)
             rates[label] += json.loads(result.stdout.strip().splitlines()[-1])["rates"]
     reference = common.median(rates[THREAD_SETTINGS[0][0]])

@@ -34,7 +34,6 @@ Run ``python benchmarks/train_throughput.py --help`` for the options.
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -54,8 +53,6 @@ CASES = [
 RGB32_EXAMPLES = 10_000
 BASELINE = "baseline (tutorial style), TF defaults"
 GANTOOL_ENV, TF_DEFAULTS_ENV = "gantool", "TF defaults"
-# The environment before anything here imports gantool (which adds TensorFlow settings to it).
-GIVEN_ENVIRONMENT = dict(os.environ)
 
 
 def parse_args(argv=None):
@@ -307,7 +304,7 @@ class Worker:
         command = [sys.executable, __file__, "--worker", json.dumps(
             {**job, "process": process_name})]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.log, text=True, env=GIVEN_ENVIRONMENT)
+                                        stderr=self.log, text=True, env=common.GIVEN_ENVIRONMENT)
 
     def receive(self):
         for line in self.process.stdout:
