@@ -208,18 +208,16 @@ def recipe_config(recipe, **overrides):
 
 
 def build_gantool_gan(config, jit=None, steps_per_execution=1):
-    """The GAN exactly as ``gantool train`` builds it (``gantool.training._build_gan``), compiled
-    again when ``jit`` or ``steps_per_execution`` differ from the config's settings."""
+    """The GAN exactly as ``gantool train`` builds it (``gantool.training._build_gan``), with
+    ``jit`` (default: the config's) and ``steps_per_execution``."""
     import tensorflow as tf
 
     from gantool.training import _build_gan
 
-    gan = _build_gan(config, tf.distribute.get_strategy())
-    jit = config.jit if jit is None else jit
-    if jit != config.jit or steps_per_execution != 1:
-        gan.compile(d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer, jit_compile=jit,
-                    steps_per_execution=steps_per_execution)
-    return gan
+    if jit is not None:
+        config = config.replace(jit=jit)
+    return _build_gan(config, tf.distribute.get_strategy(),
+                      steps_per_execution=steps_per_execution)
 
 
 def layer_macs(layer):

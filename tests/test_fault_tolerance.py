@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from gantool import callbacks
 from gantool.callbacks import Checkpointer
+from gantool.checkpoints import RunCheckpoint
 from gantool.cli import main
 from gantool.gan import LOG_NAMES
 from gantool.losses import LOSSES
@@ -69,8 +70,7 @@ def latest(run_dir):
     return tf.train.latest_checkpoint(str(checkpoint_dir(run_dir)))
 
 
-def ckpt_step(prefix):
-    return int(str(prefix).rsplit("-", 1)[1])
+ckpt_step = RunCheckpoint.step_of
 
 
 def variables(prefix):
