@@ -208,15 +208,15 @@ def recipe_config(recipe, **overrides):
 
 
 def build_gantool_gan(config, jit=None, steps_per_execution=1):
-    """The GAN exactly as ``gantool train`` builds it (``gantool.training._build_gan``), with
+    """The GAN exactly as ``gantool train`` builds it (``gantool.training.build_gan``), with
     ``jit`` (default: the config's) and ``steps_per_execution``."""
     import tensorflow as tf
 
-    from gantool.training import _build_gan
+    from gantool.training import build_gan
 
     if jit is not None:
         config = config.replace(jit=jit)
-    return _build_gan(config, tf.distribute.get_strategy(),
+    return build_gan(config, tf.distribute.get_strategy(),
                       steps_per_execution=steps_per_execution)
 
 

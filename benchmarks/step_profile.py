@@ -270,14 +270,16 @@ def fit_runner(gan, dataset, steps, callbacks_factory):
 
 
 def gantool_callbacks(run_dir, steps, writer=None):
-    """gantool's per-step logger as ``gantool train --quiet`` sets it up (no progress bar).
+    """gantool's per-step loggers as ``gantool train --quiet`` sets them up (no progress bar):
+    the CSV logs and, with ``writer``, the TensorBoard scalars.
 
     ``writer``: a TensorBoard SummaryWriter made once, as a training run does (a new event
     file's first writes cost ~0.1 s, which would otherwise count against these few steps)."""
-    from gantool import callbacks as cb
+    from gantool.training import TrainingState
+    from gantool.training.callbacks import RunLog, TensorBoardScalars
 
-    state = cb.TrainingState(steps_per_epoch=steps + 1, epochs=1)
-    return [cb.RunLogger(run_dir, state, False, writer)]
+    state = TrainingState(steps_per_epoch=steps + 1, epochs=1)
+    return [RunLog(run_dir, state)] + ([TensorBoardScalars(writer, state)] if writer else [])
 
 
 def section_overhead(args, scratch):
@@ -305,7 +307,7 @@ def section_overhead(args, scratch):
     fit_data = training_dataset(source, config.batch_size, config.seed, 0, 10**6, full)
     run_dir = scratch / "sine_run"
     run_dir.mkdir()
-    from gantool.callbacks import SummaryWriter
+    from gantool.training.callbacks import SummaryWriter
 
     writer = SummaryWriter(run_dir / "tensorboard")
     units = {

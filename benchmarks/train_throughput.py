@@ -2,7 +2,7 @@
 
 For each case (a recipe from examples/ with its batch size) this builds
 
-- gantool's GAN exactly as ``gantool train`` does (``gantool.training._build_gan``), with
+- gantool's GAN exactly as ``gantool train`` does (``gantool.training.build_gan``), with
   gantool's default settings (the row marked "(default)"), with XLA (``jit_compile``) flipped,
   and with ``steps_per_execution`` K or, for recipes that set one, 1 (``--grid`` adds XLA flipped
   with that as well);

@@ -1,21 +1,24 @@
-"""GIFs and stills of training, read back from a run directory's ``samples/``."""
+"""GIFs and stills of training, read back from a run directory's ``samples/``.
+
+Functions take a :class:`~gantool.rundir.Run` (opened once by the command). Only
+:func:`interpolation_gif` runs the generator, so only it imports TensorFlow.
+"""
 
 import re
 from pathlib import Path
 
 import numpy as np
 
-from gantool import viz
-from gantool.config import TrainConfig
+from gantool import rundir, viz
 from gantool.errors import UsageError
-from gantool.sampling import SAMPLES_DIR
+from gantool.sampling import class_rows, draw_latents, generate, load_generator, slerp, to_uint8
 
 EPOCH_FILE = re.compile(r"epoch_(\d+)\.npy$")
 
 
 def sample_epochs(run_dir):
     """Sorted ``[(epoch, path)]`` of the fixed-latent samples saved during training."""
-    found = [(int(m.group(1)), p) for p in (Path(run_dir) / SAMPLES_DIR).glob("epoch_*.npy")
+    found = [(int(m.group(1)), p) for p in rundir.samples_dir(run_dir).glob("epoch_*.npy")
              if (m := EPOCH_FILE.search(p.name))]
     if not found:
         raise UsageError(f"{run_dir}: no samples/epoch_*.npy yet; train for at least one epoch")
@@ -23,22 +26,20 @@ def sample_epochs(run_dir):
 
 
 def _real_points(run_dir):
-    path = Path(run_dir) / SAMPLES_DIR / "real_points.npy"
+    path = rundir.samples_dir(run_dir) / rundir.REAL_POINTS
     return np.load(path) if path.is_file() else None
 
 
 def _columns(config, n):
     """Grid columns: one row per class for conditional runs, else a square-ish grid."""
     if config.conditional:
-        from gantool.sampling import class_rows
-
         return class_rows(n, config.num_classes)[1]
     return None
 
 
-def training_frames(run_dir, max_images=64):
+def training_frames(run, max_images=64):
     """One RGB/grey uint8 frame per saved epoch: the image grid, or generated-over-real points."""
-    config = TrainConfig.load(run_dir)
+    config, run_dir = run.config, run.path
     epochs = sample_epochs(run_dir)
     if config.data_kind == "points":
         real = _real_points(run_dir)
@@ -52,20 +53,20 @@ def training_frames(run_dir, max_images=64):
     return frames
 
 
-def training_gif(run_dir, out=None, fps=4):
+def training_gif(run, out=None, fps=4):
     """Write the GIF of fixed-latent samples over training; returns its path."""
-    out = Path(out) if out else Path(run_dir) / "training.gif"
-    viz.write_gif(out, training_frames(run_dir), fps=fps)
+    out = Path(out) if out else run.file(rundir.TRAINING_GIF)
+    viz.write_gif(out, training_frames(run), fps=fps)
     return out
 
 
-def evolution_png(run_dir, out=None, rows=8, columns=8):
+def evolution_png(run, out=None, rows=8, columns=8):
     """A still: up to ``rows`` evenly spaced epochs (rows) x the first ``columns`` fixed latents.
 
     For 2-D data, a row of scatter plots instead.
     """
-    config = TrainConfig.load(run_dir)
-    out = Path(out) if out else Path(run_dir) / "evolution.png"
+    config, run_dir = run.config, run.path
+    out = Path(out) if out else run.file(rundir.EVOLUTION)
     epochs = sample_epochs(run_dir)
     picks = sorted({round(i) for i in np.linspace(0, len(epochs) - 1, min(rows, len(epochs)))})
     chosen = [epochs[i] for i in picks]
@@ -82,22 +83,17 @@ def evolution_png(run_dir, out=None, rows=8, columns=8):
     return out
 
 
-def interpolation_gif(path, out=None, points=4, steps=16, seed=0, fps=8, count=8, ema=None):
+def interpolation_gif(run, out=None, points=4, steps=16, seed=0, fps=8, count=8, ema=None):
     """A GIF walking through ``points`` random latent points (spherical interpolation, looping).
 
     Each frame shows ``count`` independent walks side by side (images), or the generated points
     of all walks (2-D data). Returns the output path.
     """
-    from gantool.checkpoints import resolve_checkpoint
-    from gantool.sampling import draw_latents, generate, slerp, to_uint8
-
     if points < 2 or steps < 1:
         raise UsageError(f"--points must be >= 2 and --steps >= 1, got {points} and {steps}")
-    from gantool.sampling import load_generator
-
-    config, generator = load_generator(path, ema=ema)
-    run_dir, _ = resolve_checkpoint(path)
-    out = Path(out) if out else Path(run_dir) / "interpolation.gif"
+    config, run_dir = run.config, run.path
+    generator = load_generator(run, ema=ema)
+    out = Path(out) if out else run.file(rundir.INTERPOLATION_GIF)
     walks = 1000 if config.data_kind == "points" else count
     anchors = draw_latents(walks * points, config.latent_dim, config.latent_dist, seed)
     anchors = anchors.reshape(walks, points, config.latent_dim)

@@ -1,20 +1,24 @@
-"""Settings of a training run: one dataclass, TOML files in, ``config.json`` out and back.
+"""Settings of a training run: one dataclass, TOML recipes in, flat settings out and back.
 
-``config.json`` in a run directory holds every field of :class:`TrainConfig` plus what was
+:class:`TrainConfig` holds the fields every run has plus the chosen architecture's own
+settings (``arch_options``, declared by the architecture, see :mod:`gantool.models`). A run's
+``config.json`` (written and read by :mod:`gantool.rundir`) holds these flat, plus what was
 derived from the data (``data_shape``, ``data_kind``), so ``sample``, ``animate`` and ``eval``
 rebuild the models from the run path alone.
 """
 
 import dataclasses
-import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gantool import __version__
+from gantool.data import validate_dataset_spec
+from gantool.distribute import STRATEGIES
 from gantool.errors import UsageError
-
-CONFIG_NAME = "config.json"
+from gantool.losses import LOSSES
+from gantool.models import ARCHITECTURES
+from gantool.models.architecture import all_settings
 
 
 @dataclass
@@ -40,15 +44,6 @@ class TrainConfig:
     beta2: float = 0.999
     label_smoothing: float = 0.0
     seed: int = 0
-    # architecture knobs (each architecture reads the ones it uses)
-    g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
-    d_hidden: list[int] = field(default_factory=lambda: [1024, 512, 256])
-    g_activation: str = "leaky_relu"
-    d_activation: str = "leaky_relu"
-    leaky_slope: float = 0.2
-    dropout: float = 0.3
-    g_filters: int = 64
-    d_filters: int = 64
     # stabilisation and conditioning
     d_steps: int = 1
     g_steps: int = 1
@@ -85,6 +80,20 @@ class TrainConfig:
     data_shape: list[int] | None = None
     data_kind: str | None = None
     version: str = __version__
+    # the chosen architecture's own settings (declared by the architecture)
+    arch_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.arch, str) and self.arch in ARCHITECTURES:
+            defaults = _arch_options(self.arch, {}, "defaults")
+            self.arch_options = {**defaults, **self.arch_options}
+
+    def __getattr__(self, name):
+        # architecture settings read as attributes (config.g_filters), as the models do
+        options = self.__dict__.get("arch_options")
+        if options is not None and name in options:
+            return options[name]
+        raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
 
     @property
     def d_learning_rate(self):
@@ -95,40 +104,84 @@ class TrainConfig:
         return self.g_lr if self.g_lr is not None else self.lr
 
     def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
+        common = {k: v for k, v in changes.items() if k in _common_fields()}
+        options = {k: v for k, v in changes.items() if k not in common}
+        config = dataclasses.replace(self, **common)
+        if options:
+            config = dataclasses.replace(config, arch_options=_arch_options(
+                config.arch, {**config.arch_options, **options}, "options"))
+        return config
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        """The flat settings that ``config.json`` holds: common fields + the arch's settings."""
+        values = dataclasses.asdict(self)
+        return {**{k: v for k, v in values.items() if k != "arch_options"},
+                **values["arch_options"]}
 
-    def save(self, run_dir):
-        path = Path(run_dir) / CONFIG_NAME
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        tmp.replace(path)
-        return path
+    @classmethod
+    def create(cls, **values):
+        """A config from flat settings, as :meth:`from_dict` (handy in Python and tests)."""
+        return cls.from_dict(values, source="TrainConfig")
 
     @classmethod
     def from_dict(cls, values, source="config"):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """A config from flat settings (command line, TOML): the chosen architecture's settings
+        are checked against its declarations; another architecture's is a usage error."""
+        values = dict(values)
+        values.pop("arch_options", None)
+        common = {k: values.pop(k) for k in list(values) if k in _common_fields()}
+        arch = common.get("arch", cls.arch)
+        known_elsewhere = set(all_settings())
+        unknown = sorted(set(values) - known_elsewhere)
         if unknown:
             raise UsageError(
                 f"{source}: unknown setting(s) {', '.join(unknown)}; "
-                f"accepted: {', '.join(sorted(known))}"
+                f"accepted: {', '.join(sorted(_common_fields() | known_elsewhere))}"
             )
-        return cls(**values)
+        return cls(**common, arch_options=_arch_options(arch, values, source))
 
     @classmethod
-    def load(cls, run_dir):
-        """Read ``RUN_DIR/config.json`` (unknown keys from newer versions are an error)."""
-        path = Path(run_dir) / CONFIG_NAME
-        if not path.is_file():
-            raise UsageError(f"{run_dir}: not a gantool run directory (no {CONFIG_NAME})")
-        try:
-            values = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{path}: not valid JSON ({e})") from None
-        return cls.from_dict(values, source=str(path))
+    def from_saved(cls, values, source="the run's config"):
+        """A config from a run's ``config.json``. Runs of gantool 0.1.0 saved every
+        architecture's knobs; those the run's architecture does not take are dropped."""
+        values = dict(values)
+        arch = values.get("arch", cls.arch)
+        ours = set(_arch_setting_names(arch)) if isinstance(arch, str) else set()
+        for key in LEGACY_ARCH_KEYS:
+            if key not in ours:
+                values.pop(key, None)
+        return cls.from_dict(values, source=source)
+
+
+def _common_fields():
+    return {f.name for f in dataclasses.fields(TrainConfig)} - {"arch_options"}
+
+
+def _arch_setting_names(arch):
+    registry = ARCHITECTURES
+    return registry.get(arch).setting_names() if arch in registry else []
+
+
+def _arch_options(arch, given, source):
+    """The settings of architecture ``arch``: ``given`` checked against its declarations,
+    defaults for the rest. A setting it does not take is a usage error listing those it does."""
+    architecture = ARCHITECTURES.get(arch)
+    foreign = [k for k in given if architecture.setting(k) is None]
+    if foreign:
+        flag = "--" + foreign[0].replace("_", "-")
+        raise UsageError(f"{source}: {flag} is not a setting of --arch {arch}; {arch} takes: "
+                         f"{architecture.describe_settings()}")
+    return {s.name: s.check(given[s.name], source) if s.name in given else _copy(s.default)
+            for s in architecture.settings}
+
+
+def _copy(value):
+    return list(value) if isinstance(value, list) else value
+
+
+# Architecture knobs that gantool 0.1.0 wrote into every config.json, whatever the architecture.
+LEGACY_ARCH_KEYS = ("g_hidden", "d_hidden", "g_activation", "d_activation", "leaky_slope",
+                    "dropout", "g_filters", "d_filters")
 
 
 def read_toml(path):
@@ -147,7 +200,7 @@ def read_toml(path):
     if "train" in values and isinstance(values["train"], dict):
         values = {**{k: v for k, v in values.items() if k != "train"}, **values["train"]}
     values = {k.replace("-", "_"): v for k, v in values.items()}
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    known = _common_fields() | set(all_settings())
     unknown = sorted(set(values) - known)
     if unknown:
         raise UsageError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
@@ -161,11 +214,6 @@ def _check(condition, message):
 
 def validate(config):
     """Reject nonsense settings with a one-line :class:`UsageError` naming value and range."""
-    from gantool.data import validate_dataset_spec
-    from gantool.distribute import STRATEGIES
-    from gantool.losses import LOSSES
-    from gantool.models import ARCHITECTURES
-
     ARCHITECTURES.get(config.arch)
     validate_dataset_spec(config.dataset)
     _check(config.strategy in STRATEGIES,
@@ -191,7 +239,7 @@ def validate(config):
         value = getattr(config, name)
         _check(value is None or (isinstance(value, (int, float)) and 0 < value < 10),
                f"{name.replace('_', '-')} must be a learning rate in (0, 10), got {value!r}")
-    for name in ("beta1", "beta2", "label_smoothing", "dropout"):
+    for name in ("beta1", "beta2", "label_smoothing"):
         value = getattr(config, name)
         _check(isinstance(value, (int, float)) and 0 <= value < 1,
                f"{name.replace('_', '-')} must be in [0, 1), got {value!r}")
@@ -211,30 +259,14 @@ def validate(config):
     _check(not config.label_smoothing or getattr(loss, "supports_label_smoothing", True),
            f"--label-smoothing has no meaning for --loss {config.loss} (its outputs are scores, "
            "not probabilities)")
-    _check(config.leaky_slope >= 0, f"leaky-slope must be >= 0, got {config.leaky_slope}")
-    for name in ("g_hidden", "d_hidden"):
-        units = getattr(config, name)
-        _check(isinstance(units, list) and all(isinstance(u, int) and u >= 1 for u in units),
-               f"{name.replace('_', '-')} must be a list of layer widths >= 1, got {units!r}")
-    for name in ("g_activation", "d_activation"):
-        value = getattr(config, name)
-        _check(value in ACTIVATIONS,
-               f"{name.replace('_', '-')} {value!r} is unknown; choose one of: "
-               f"{', '.join(ACTIVATIONS)}")
-    for name in ("g_filters", "d_filters"):
-        _check(getattr(config, name) >= 1,
-               f"{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}")
 
 
-ACTIVATIONS = ("leaky_relu", "relu", "tanh")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def apply_loss_defaults(values, explicit):
     """Fill in a loss's recipe defaults (e.g. WGAN-GP: Adam(0, 0.9), 5 critic steps) for the
     settings in ``values`` (a dict) that the user did not give (``explicit``)."""
-    from gantool.losses import LOSSES
-
     loss = LOSSES.get(values.get("loss", TrainConfig.loss))
     for key, value in getattr(loss, "recommended", {}).items():
         key = {"n_critic": "d_steps"}.get(key, key)

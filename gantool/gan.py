@@ -15,6 +15,7 @@ WGAN-GP's n_critic) each batch holds ``d_steps`` real chunks: one D update per c
 import keras
 import tensorflow as tf
 
+from gantool import penalties
 from gantool.losses import LOSSES
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
@@ -167,8 +168,6 @@ class GAN(keras.Model):
         global_batch = self._global_batch(tf.shape(per_example)[0])
         total = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         if self.gp_weight or self.r1_gamma:
-            from gantool import penalties
-
             judge = self._penalty_judge(labels)
             if self.gp_weight:
                 if alpha is None:

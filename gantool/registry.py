@@ -50,6 +50,10 @@ class Registry:
             self._entries[name] = entry
         return entry
 
+    def unregister(self, name):
+        """Remove ``name`` (for plug-ins and tests that register temporarily)."""
+        self._entries.pop(name, None)
+
     def names(self):
         return list(self._entries)
 

@@ -4,12 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gantool import viz
-from gantool.config import TrainConfig
+from gantool import rundir, viz
 from gantool.errors import UsageError
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg")
-SAMPLES_DIR = "samples"  # in a run directory: fixed-latent samples per epoch, real points
 
 
 def draw_latents(n, latent_dim, distribution="normal", seed=0):
@@ -84,6 +82,36 @@ def inference_function(generator):
     return run
 
 
+def uses_ema(config, ema=None):
+    """The one rule for which weights are sampled: a run trained with ``--ema`` is sampled with
+    its moving-average weights unless ``ema`` is False; other runs with their live weights."""
+    return bool(config.ema) and ema is not False
+
+
+class SamplingGenerator:
+    """The generator that sampling sees during training (sample grids, ``--eval-every``).
+
+    Calling it returns a model with the weights :func:`uses_ema` chooses: ``generator`` itself,
+    or a clone holding the moving averages that ``g_optimizer`` (built with ``use_ema``) keeps,
+    refreshed at each call so that training is untouched.
+    """
+
+    def __init__(self, generator, g_optimizer, config, ema=None):
+        self.generator = generator
+        self.g_optimizer = g_optimizer
+        self.use_ema = uses_ema(config, ema)
+        self._clone = None
+
+    def __call__(self):
+        if not self.use_ema:
+            return self.generator
+        if self._clone is None:
+            import keras
+
+            self._clone = keras.models.clone_model(self.generator)
+        return copy_ema_weights(self.generator, self.g_optimizer, self._clone)
+
+
 def copy_ema_weights(generator, optimizer, target):
     """Load ``generator``'s weights into ``target`` (a same-architecture model), then replace its
     trainable weights by the moving averages kept by ``optimizer`` (built with ``use_ema``)."""
@@ -97,34 +125,44 @@ def to_uint8(images):
     return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def load_generator(path, ema=None):
-    """Rebuild the generator of a run from ``config.json`` and load checkpoint weights.
-
-    ``path`` is a run directory or a checkpoint prefix inside one. Runs trained with ``--ema``
-    give the moving-average weights unless ``ema=False``. Returns (config, generator).
-    """
-    from gantool.checkpoints import resolve_checkpoint, restore_generator
+def load_generator(run, ema=None):
+    """Rebuild the generator of ``run`` (a :class:`~gantool.rundir.Run`) from its config and load
+    its checkpoint's weights: the moving averages where :func:`uses_ema` says so."""
     from gantool.models import ARCHITECTURES
-
-    run_dir, prefix = resolve_checkpoint(path)
-    config = TrainConfig.load(run_dir)
-    arch = ARCHITECTURES.get(config.arch)
-    generator = arch.build_generator(config, tuple(config.data_shape))
-    use_ema = bool(config.ema) and ema is not False
+    config = run.config
+    generator = ARCHITECTURES.get(config.arch).build_generator(config, tuple(config.data_shape))
     optimizer = None
-    if use_ema:
+    if uses_ema(config, ema):
         import keras
 
         optimizer = keras.optimizers.Adam(use_ema=True, ema_momentum=config.ema)
         optimizer.build(generator.trainable_variables)
-    restore_generator(generator, prefix, optimizer)
-    if use_ema:
+    restore_generator(generator, run.checkpoint, optimizer)
+    if optimizer is not None:
         optimizer.finalize_variable_values(generator.trainable_variables)
-    return config, generator
+    return generator
 
 
-def sample(path, n=64, seed=0, out="samples.png", batch_size=500, class_id=None, ema=None):
-    """Draw ``n`` samples from a run and write them to ``out``; returns the written paths.
+def restore_generator(generator, prefix, g_optimizer=None):
+    """Load the generator's weights (and, if given, its optimizer, e.g. for the EMA weights)
+    from checkpoint ``prefix``."""
+    import tensorflow as tf
+
+    parts = {"generator": generator}
+    if g_optimizer is not None:
+        parts["g_optimizer"] = g_optimizer
+    try:
+        status = tf.train.Checkpoint(**parts).restore(prefix)
+        status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        raise UsageError(f"checkpoint {prefix} does not fit the generator described by the run's "
+                         f"config.json (another architecture?): {str(e).splitlines()[0]}") from None
+
+
+def sample(run, n=64, seed=0, out="samples.png", batch_size=500, class_id=None, ema=None):
+    """Draw ``n`` samples from ``run`` (a :class:`~gantool.rundir.Run`) and write them to
+    ``out``; returns the written paths.
 
     ``out`` ending in .png/.jpg: one grid image (2-D data: a scatter over real points);
     ``.npy``: uint8 images (N, H, W, C) or float32 points (N, 2), plus a scatter PNG for points;
@@ -133,7 +171,8 @@ def sample(path, n=64, seed=0, out="samples.png", batch_size=500, class_id=None,
     """
     if n < 1:
         raise UsageError(f"--n must be at least 1, got {n}")
-    config, generator = load_generator(path, ema=ema)
+    config = run.config
+    generator = load_generator(run, ema=ema)
     latents = draw_latents(n, config.latent_dim, config.latent_dist, seed)
     labels, columns = None, None
     if config.conditional:
@@ -150,7 +189,7 @@ def sample(path, n=64, seed=0, out="samples.png", batch_size=500, class_id=None,
     out = Path(out)
     _check_writable(out)
     if config.data_kind == "points":
-        return _write_points(outputs, out, path)
+        return _write_points(outputs, out, run.path)
     images = to_uint8(outputs)
     if out.suffix.lower() == ".npy":
         np.save(out, images)
@@ -167,11 +206,8 @@ def sample(path, n=64, seed=0, out="samples.png", batch_size=500, class_id=None,
     return paths
 
 
-def _write_points(points, out, run_path):
-    from gantool.checkpoints import resolve_checkpoint
-
-    run_dir, _ = resolve_checkpoint(run_path)
-    real_path = Path(run_dir) / SAMPLES_DIR / "real_points.npy"
+def _write_points(points, out, run_dir):
+    real_path = rundir.samples_dir(run_dir) / rundir.REAL_POINTS
     real = np.load(real_path) if real_path.is_file() else None
     if out.suffix.lower() == ".npy":
         np.save(out, points)

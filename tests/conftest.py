@@ -58,3 +58,15 @@ def mnist_npz(tmp_path):
     path = tmp_path / "digits.npz"
     np.savez(path, x_train=rng.integers(0, 256, (64, 28, 28), dtype=np.uint8))
     return path
+
+
+def make_config(**values):
+    """A TrainConfig from flat settings, leaving out the architecture settings that the chosen
+    architecture does not take: one set of tiny widths serves every architecture in tests."""
+    from gantool.config import TrainConfig
+    from gantool.models import ARCHITECTURES
+
+    arch = ARCHITECTURES.get(values.get("arch", TrainConfig.arch))
+    foreign = {name for other in ARCHITECTURES for name in ARCHITECTURES.get(other).setting_names()
+               if arch.setting(name) is None}
+    return TrainConfig.create(**{k: v for k, v in values.items() if k not in foreign})

@@ -15,8 +15,14 @@ from tests.conftest import EXAMPLES
 
 # Small but real: every run below trains for a few steps on CPU.
 TINY = ["--epochs", "2", "--batch-size", "8", "--steps-per-epoch", "2", "--quiet",
-        "--g-hidden", "16", "--d-hidden", "16", "--g-filters", "8", "--d-filters", "8",
         "--latent-dim", "8", "--grid-size", "16"]
+TINY_WIDTHS = {"mlp": ["--g-hidden", "16", "--d-hidden", "16"],
+               "dcgan": ["--g-filters", "8", "--d-filters", "8"]}
+
+
+def tiny(arch):
+    """TINY plus small widths for ``arch`` (each architecture takes only its own settings)."""
+    return [*TINY, *TINY_WIDTHS[arch]]
 
 
 def run(args, capsys):
@@ -68,11 +74,13 @@ def test_help_does_not_import_tensorflow():
 
 def test_animate_does_not_import_tensorflow(tmp_path):
     """Building the training GIF only reads saved samples: no TensorFlow start-up (seconds)."""
+    from gantool import rundir
     from gantool.config import TrainConfig
 
     run_dir = tmp_path / "run"
     (run_dir / "samples").mkdir(parents=True)
-    TrainConfig(arch="dcgan", data_shape=[8, 8, 1], data_kind="image").save(run_dir)
+    rundir.write_config(run_dir, TrainConfig.create(arch="dcgan", data_shape=[8, 8, 1],
+                                                    data_kind="image"))
     rng = np.random.default_rng(0)
     for epoch in (1, 2, 3):
         np.save(run_dir / "samples" / f"epoch_{epoch:04d}.npy",
@@ -150,7 +158,7 @@ def check_image_outputs(run_dir, shape, capsys, tmp_path, varied=True):
 
 def test_toy_end_to_end(tmp_path, capsys):
     run_dir = tmp_path / "ring"
-    ok(["train", "--arch", "mlp", "--dataset", "ring", "--out", run_dir, *TINY], capsys)
+    ok(["train", "--arch", "mlp", "--dataset", "ring", "--out", run_dir, *tiny("mlp")], capsys)
     check_run_dir(run_dir, "points")
     ok(["sample", "--ckpt", run_dir, "--n", 500, "--out", tmp_path / "p.npy"], capsys)
     points = np.load(tmp_path / "p.npy")
@@ -165,7 +173,7 @@ def test_toy_end_to_end(tmp_path, capsys):
 @pytest.mark.parametrize("dataset,shape", [("mnist", (28, 28, 1)), ("svhn", (32, 32, 3))])
 def test_tfds_end_to_end(dataset, shape, tmp_path, capsys, mock_tfds):
     run_dir = tmp_path / dataset
-    ok(["train", "--arch", "dcgan", "--dataset", dataset, "--out", run_dir, *TINY], capsys)
+    ok(["train", "--arch", "dcgan", "--dataset", dataset, "--out", run_dir, *tiny("dcgan")], capsys)
     config = check_run_dir(run_dir, "image")
     assert tuple(config["data_shape"]) == shape
     check_image_outputs(run_dir, shape, capsys, tmp_path, varied=False)
@@ -174,7 +182,7 @@ def test_tfds_end_to_end(dataset, shape, tmp_path, capsys, mock_tfds):
 def test_folder_end_to_end(image_folder, tmp_path, capsys):
     run_dir = tmp_path / "faces"
     ok(["train", "--arch", "dcgan", "--dataset", f"folder:{image_folder}", "--image-size", 32,
-        "--out", run_dir, *TINY], capsys)
+        "--out", run_dir, *tiny("dcgan")], capsys)
     config = check_run_dir(run_dir, "image")
     assert config["data_shape"] == [32, 32, 3]
     check_image_outputs(run_dir, (32, 32, 3), capsys, tmp_path, varied=False)
@@ -182,14 +190,15 @@ def test_folder_end_to_end(image_folder, tmp_path, capsys):
 
 def test_npz_end_to_end(mnist_npz, tmp_path, capsys):
     run_dir = tmp_path / "digits"
-    ok(["train", "--arch", "mlp", "--dataset", f"npz:{mnist_npz}", "--out", run_dir, *TINY],
+    ok(["train", "--arch", "mlp", "--dataset", f"npz:{mnist_npz}", "--out", run_dir, *tiny("mlp")],
        capsys)
     check_run_dir(run_dir, "image")
     check_image_outputs(run_dir, (28, 28, 1), capsys, tmp_path)
     # the generator rebuilt from config.json + checkpoint reproduces the last training grid
+    from gantool.rundir import Run
     from gantool.sampling import generate, load_generator, to_uint8
 
-    _, generator = load_generator(run_dir)
+    generator = load_generator(Run.open(run_dir))
     latents = np.load(run_dir / "samples" / "fixed_latents.npy")
     last_grid = np.load(run_dir / "samples" / "epoch_0002.npy")
     assert last_grid.min() < last_grid.max()
@@ -199,10 +208,10 @@ def test_npz_end_to_end(mnist_npz, tmp_path, capsys):
 def test_resume_restores_optimizer_state_and_epoch(tmp_path, capsys):
     import tensorflow as tf
 
-    from gantool.checkpoints import resolve_checkpoint
+    from gantool.rundir import resolve as resolve_checkpoint
 
     run_dir = tmp_path / "run"
-    args = ["train", "--arch", "mlp", "--dataset", "ring", "--out", run_dir, *TINY]
+    args = ["train", "--arch", "mlp", "--dataset", "ring", "--out", run_dir, *tiny("mlp")]
     ok(args, capsys)
     ok([*args, "--resume", "--epochs", 4], capsys)
     reader = tf.train.load_checkpoint(resolve_checkpoint(run_dir)[1])
@@ -217,7 +226,8 @@ def test_resume_restores_optimizer_state_and_epoch(tmp_path, capsys):
 
 # --- recipes ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("recipe", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("recipe", sorted(EXAMPLES.rglob("*.toml")),
+                         ids=lambda p: str(p.relative_to(EXAMPLES)))
 def test_every_example_runs_dry(recipe, tmp_path, capsys, mock_tfds, image_folder):
     extra = []
     if "folder:" in recipe.read_text():
@@ -228,7 +238,11 @@ def test_every_example_runs_dry(recipe, tmp_path, capsys, mock_tfds, image_folde
     recipe_values = __import__("tomllib").loads(recipe.read_text())
     for key, value in recipe_values.items():  # the recipe's values reached the run
         if key not in ("out", "dataset") or not extra:
-            assert config[key.replace("-", "_")] == (str(run_dir) if key == "out" else value)
+            saved = config[key.replace("-", "_")]
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                # layer specs are saved with every field, defaults filled in
+                saved = [{k: layer[k] for k in given} for layer, given in zip(saved, value)]
+            assert saved == (str(run_dir) if key == "out" else value)
     assert list((run_dir / "samples").glob("epoch_*.png"))
 
 
@@ -275,7 +289,7 @@ def test_empty_folder(tmp_path, capsys):
 
 def test_unreadable_image(image_folder, tmp_path, capsys):
     (image_folder / "dogs" / "broken.png").write_bytes(b"not a png at all")
-    bad(["train", "--dataset", f"folder:{image_folder}", "--out", tmp_path / "r", *TINY],
+    bad(["train", "--dataset", f"folder:{image_folder}", "--out", tmp_path / "r", *tiny("dcgan")],
               capsys, 2, "broken.png")
     assert not (tmp_path / "r" / "checkpoints").exists()
 
@@ -302,7 +316,7 @@ def test_bad_ckpt_path(tmp_path, capsys):
 @pytest.fixture
 def ring_run(tmp_path, capsys):
     run_dir = tmp_path / "ring"
-    ok(["train", "--arch", "mlp", "--dataset", "ring", "--out", run_dir, *TINY], capsys)
+    ok(["train", "--arch", "mlp", "--dataset", "ring", "--out", run_dir, *tiny("mlp")], capsys)
     return run_dir
 
 
@@ -316,17 +330,17 @@ def test_checkpoint_from_another_architecture(ring_run, tmp_path, capsys):
 
 def test_existing_run_dir_is_not_overwritten(ring_run, capsys):
     before = (ring_run / "metrics.csv").read_text()
-    bad(["train", "--arch", "mlp", "--dataset", "ring", "--out", ring_run, *TINY], capsys, 2,
+    bad(["train", "--arch", "mlp", "--dataset", "ring", "--out", ring_run, *tiny("mlp")], capsys, 2,
         "--resume", "--force")
     assert (ring_run / "metrics.csv").read_text() == before
-    ok(["train", "--arch", "mlp", "--dataset", "ring", "--out", ring_run, "--force", *TINY],
+    ok(["train", "--arch", "mlp", "--dataset", "ring", "--out", ring_run, "--force", *tiny("mlp")],
        capsys)
 
 
 def test_unwritable_out(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    bad(["train", "--arch", "mlp", "--dataset", "ring", "--out", blocker / "run", *TINY],
+    bad(["train", "--arch", "mlp", "--dataset", "ring", "--out", blocker / "run", *tiny("mlp")],
         capsys, 2, "cannot write", "run")
     bad(["sample", "--ckpt", tmp_path, "--out", blocker / "x.png"], capsys, 2)
 
@@ -354,3 +368,62 @@ def test_import_gantool_turns_on_onednn_on_x86():
     setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     assert setting is not None  # gantool's default, or the user's own
     assert _pywrap_util_port.IsMklEnabled() == (setting != "0")
+
+
+# --- architectures own their settings ----------------------------------------------------------
+
+def test_a_setting_of_another_architecture_is_refused(tmp_path, capsys):
+    """dcgan takes no --dropout: exit 2, naming the architecture and listing what it takes."""
+    code, _, err = run(["train", "--arch", "dcgan", "--dropout", "0.3", "--dry-run",
+                        "--out", tmp_path / "r"], capsys)
+    assert code == 2 and err.count("Error:") == 1
+    assert "--dropout" in err and "dcgan" in err and "--g-filters, --d-filters" in err
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('arch = "dcgan"\ndropout = 0.3\n')
+    code, _, err = run(["train", "--config", recipe, "--dry-run", "--out", tmp_path / "r"],
+                       capsys)
+    assert code == 2 and "--dropout" in err and "--g-filters, --d-filters" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_config_json_records_only_the_settings_the_model_uses(tmp_path, capsys):
+    ok(["train", "--arch", "mlp", "--dataset", "ring", "--out", tmp_path / "r", "--dry-run",
+        *tiny("mlp")], capsys)
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["g_hidden"] == [16] and config["dropout"] == 0.3
+    assert "g_filters" not in config and "d_filters" not in config
+
+
+def test_architecture_settings_are_checked_like_other_values(tmp_path, capsys):
+    bad(["train", "--arch", "mlp", "--dropout", "1.5"], capsys, 2, "--dropout", "1.5", "[0, 1)")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('arch = "mlp"\ng-hidden = "wide"\n')
+    bad(["train", "--config", recipe], capsys, 2, "--g-hidden", "wide")
+
+
+# --- run directories written by gantool 0.1.0 ------------------------------------------------
+
+V010_RUN = os.path.join(os.path.dirname(__file__), "fixtures", "run_v0_1_0")
+
+
+def test_a_0_1_0_run_directory_samples_animates_evaluates_and_resumes(tmp_path, capsys):
+    """tests/fixtures/run_v0_1_0: an mlp ring run (--ema 0.9, 2 epochs of 4 steps) written by
+    gantool 0.1.0, whose config.json holds every architecture's knobs."""
+    import shutil
+
+    run_dir = tmp_path / "old"
+    shutil.copytree(V010_RUN, run_dir)
+    ok(["sample", "--ckpt", run_dir, "--n", 50, "--out", tmp_path / "p.npy"], capsys)
+    points = np.load(tmp_path / "p.npy")
+    assert points.shape == (50, 2) and np.isfinite(points).all()
+    ok(["animate", run_dir], capsys)
+    assert iio.imread(run_dir / "training.gif", index=None).shape[0] == 2
+    ok(["animate", run_dir, "--interpolate", "--steps", 2], capsys)
+    assert iio.imread(run_dir / "interpolation.gif", index=None).shape[0] == 8
+    ok(["eval", run_dir, "--metrics", "modes", "--n", 200, "--quiet"], capsys)
+    assert "modes_covered" in json.loads((run_dir / "eval.json").read_text())
+    ok(["train", "--out", run_dir, "--resume", "--epochs", 3, "--quiet"], capsys)
+    rows = (run_dir / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["g_hidden"] == [8] and "g_filters" not in config and config["epochs"] == 3

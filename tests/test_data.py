@@ -1,5 +1,6 @@
 """Datasets, local sources and the training input pipeline (tfds is mocked: no network)."""
 
+import functools
 import subprocess
 import sys
 import textwrap
@@ -10,10 +11,10 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
+import gantool.data
 from gantool.data import (
     DATASETS,
     SOURCE_PREFIXES,
-    DataSource,
     dataset_names,
     describe_datasets,
     load_dataset,
@@ -25,6 +26,7 @@ from gantool.data.pipeline import (
     to_model_range,
     training_dataset,
 )
+from gantool.data.source import DataSource, from_arrays
 from gantool.data.tfds import CELEB_A_SIZE, TFDS_NAMES
 from gantool.errors import GantoolError, UsageError
 from gantool.sampling import to_uint8 as from_model_range
@@ -67,9 +69,9 @@ def points_source(n):
 def test_import_does_not_import_tensorflow():
     code = "import sys, gantool.data as d; d.dataset_names(); d.describe_datasets(); " \
            "d.validate_dataset_spec('mnist'); " \
-           "print('tensorflow' in sys.modules, 'tensorflow_datasets' in sys.modules)"
+           "print(*(m in sys.modules for m in ('tensorflow', 'tensorflow_datasets', 'numpy')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False", "False", "False"]
 
 
 def test_registered_names():
@@ -136,6 +138,136 @@ def test_bad_specs(tmp_path, spec, message):
 def test_bad_load_options(options, message):
     with pytest.raises(UsageError, match=message):
         load_dataset("ring", **options)
+
+
+# --- registering a dataset ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def datasets():
+    """:data:`DATASETS`, without the names that the test registers once it is done."""
+    before = DATASETS.names()
+    yield DATASETS
+    for name in DATASETS.names():
+        if name not in before:
+            DATASETS.unregister(name)
+    assert DATASETS.names() == before
+
+
+def blobs(name, *, split, data_dir, image_size, channels, max_examples, seed):
+    """2-D toy: two Gaussian blobs, 10 points each, labelled left and right.
+
+    (More docstring, not in the description.)
+    """
+    centres = np.repeat([[-3.0, 0.0], [3.0, 0.0]], 10, axis=0)
+    points = centres + np.random.default_rng(seed).standard_normal((20, 2))
+    return from_arrays(name, points, np.repeat([0, 1], 10), ["left", "right"],
+                       max_examples=max_examples)
+
+
+def description_rows():
+    """``{label: description}`` from :func:`describe_datasets`."""
+    return {line.split()[0]: " ".join(line.split()[1:]) for line in
+            describe_datasets().splitlines()}
+
+
+def test_the_package_reexports_the_source():
+    assert gantool.data.DataSource is DataSource and gantool.data.from_arrays is from_arrays
+
+
+def test_register_a_function_in_one_call(datasets):
+    datasets.register("blobs", blobs)
+    validate_dataset_spec("blobs")
+    assert dataset_names()[-1] == "blobs"
+    source = load_dataset("blobs", max_examples=15, seed=1)
+    assert (source.kind, source.shape, source.num_examples) == ("points", (2,), 15)
+    assert source.labels_available and source.class_names == ["left", "right"]
+    assert [int(y) for y in source.labels] == [0] * 10 + [1] * 5
+    points = np.stack(elements(source))
+    assert points.dtype == np.float32 and np.array_equal(points, np.stack(elements(
+        load_dataset("blobs", max_examples=15, seed=1))))
+    assert description_rows()["blobs"] == "2-D toy: two Gaussian blobs, 10 points each, " \
+                                          "labelled left and right."
+    with pytest.raises(ValueError, match="already registered"):
+        datasets.register("blobs", blobs)
+    datasets.unregister("blobs")
+    assert "blobs" not in dataset_names() and "blobs" not in describe_datasets()
+    with pytest.raises(UsageError, match="unknown dataset 'blobs'"):
+        validate_dataset_spec("blobs")
+
+
+def test_registered_descriptions(datasets):
+    def bare(name, **options):
+        return blobs(name, **options)
+
+    def described(name, **options):
+        """Not this line."""
+        return blobs(name, **options)
+
+    described.description = "an attribute"
+    datasets.register("bare", bare)
+    datasets.register("described", described)
+    datasets.register("given", bare, description="given text")
+    datasets.register("partial", functools.partial(blobs))
+    datasets.register("lazy", "gantool.data.toy:load_toy")
+
+    @datasets.register("decorated")
+    def decorated(name, **options):
+        """From the decorator."""
+        return blobs(name, **options)
+
+    rows = description_rows()
+    assert [rows[n] for n in ("bare", "described", "given", "partial", "lazy", "decorated")] == \
+        ["", "an attribute", "given text", "", "", "From the decorator."]
+    assert rows["mnist"].startswith("28x28 grey handwritten digits")
+    for name in ("bare", "partial", "decorated"):
+        validate_dataset_spec(name)
+        assert load_dataset(name, max_examples=3).num_examples == 3
+
+
+# --- sources from arrays -------------------------------------------------------------------------
+
+
+def test_from_arrays_images():
+    images = np.random.default_rng(0).integers(0, 256, (6, 12, 16), dtype=np.uint8)
+    source = from_arrays("faces", images, labels=np.array([0, 2, 1, 0, 2, 2]))
+    assert (source.name, source.kind, source.shape, source.num_examples) == \
+        ("faces", "image", (12, 16, 1), 6)
+    assert np.array_equal(np.stack(elements(source)), images[..., None])
+    assert source.class_names == ["0", "1", "2"] and source.num_classes == 3
+    assert [int(y) for y in source.labels] == [0, 2, 1, 0, 2, 2]
+    small = from_arrays("faces", images, image_size=8, channels=3, max_examples=4)
+    assert (small.shape, small.num_examples, small.labels_available) == ((8, 8, 3), 4, False)
+    assert [x.shape for x in elements(small)] == [(8, 8, 3)] * 4
+    assert small.labels is None and small.class_names is None
+
+
+def test_from_arrays_points():
+    points = np.arange(10, dtype=np.float64).reshape(5, 2)
+    source = from_arrays("pairs", points, max_examples=3)
+    assert (source.kind, source.shape, source.num_examples) == ("points", (2,), 3)
+    data = np.stack(elements(source))
+    assert data.dtype == np.float32 and np.array_equal(data, points[:3])
+
+
+@pytest.mark.parametrize(
+    "data, options, message",
+    [
+        (np.zeros((2, 4, 4), np.int64), {}, "uint8 images .* are expected"),
+        (np.zeros((0, 4, 4), np.uint8), {}, r"expected \(N, H, W\) or \(N, H, W, C\)"),
+        (np.zeros((2, 4, 4), np.float32), {}, r"expected float \(N, 2\) points"),
+        (np.zeros((3, 2), np.float32), dict(image_size=8), "holds 2-D points; image size"),
+        (np.zeros((3, 4, 4), np.uint8), dict(labels=[0, 1]), r"expected integer class ids \(3,\)"),
+        (np.zeros((3, 4, 4), np.uint8), dict(labels=[0.0, 1.0, 0.0]), "integer class ids"),
+        (np.zeros((2, 4, 4), np.uint8), dict(labels=[0, 2], class_names=["a", "b"]),
+         r"class ids lie in \[0, 2\]; expected ids in \[0, 2\)"),
+        (np.zeros((2, 4, 4), np.uint8), dict(labels=[-1, 0]), "class ids lie in"),
+        (np.zeros((2, 4, 4), np.uint8), dict(class_names=["a"]), "class names .* without labels"),
+    ],
+)
+def test_from_arrays_rejects_bad_arrays(data, options, message):
+    with pytest.raises(UsageError, match=f"dataset 'bad'.*{message}"):
+        from_arrays("bad", data, **options)
 
 
 # --- every registered dataset --------------------------------------------------------------------
@@ -379,6 +511,20 @@ def test_npz_prefers_x_train_and_accepts_a_single_array(tmp_path):
         assert np.array_equal(np.stack(elements(source)), images)
 
 
+def test_npz_labels(tmp_path):
+    images = np.zeros((6, 4, 4), np.uint8)
+    np.savez(tmp_path / "labelled.npz", x_train=images, y_train=np.array([3, 0, 1, 3, 0, 1, 9]))
+    source = load_dataset(f"npz:{tmp_path / 'labelled.npz'}", max_examples=5)
+    assert source.labels_available and source.class_names == ["0", "1", "2", "3"]
+    assert [int(y) for y in source.labels] == [3, 0, 1, 3, 0]
+    # labels that cannot be class ids are ignored, as is the missing y of a .npy given as npz:
+    np.savez(tmp_path / "negative.npz", x_train=images, y_train=np.arange(6) - 1)
+    np.save(tmp_path / "plain.npy", images)
+    for path in (tmp_path / "negative.npz", tmp_path / "plain.npy"):
+        source = load_dataset(f"npz:{path}")
+        assert source.num_examples == 6 and not source.labels_available
+
+
 def test_npz_ambiguous_keys(tmp_path):
     images = np.zeros((2, 4, 4), np.uint8)
     np.savez(tmp_path / "two.npz", a=images, b=images)
@@ -570,8 +716,8 @@ def test_training_order_ignores_global_seed_and_process():
         import sys
         import numpy as np
         import tensorflow as tf
-        from gantool.data import DataSource
         from gantool.data.pipeline import training_dataset
+        from gantool.data.source import DataSource
 
         if sys.argv[1] != "none":
             tf.random.set_seed(int(sys.argv[1]))

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gantool.config import TrainConfig
 from gantool.distribute import is_chief, make_strategy
 from gantool.gan import GAN
 from gantool.losses import LOSSES
 from gantool.models import build_models
+from tests.conftest import make_config
 
 GLOBAL_BATCH = 8
 
@@ -19,7 +19,7 @@ def run_steps(strategy, arch, loss, steps, sync_bn=False, draw_latents=False, se
     """Train ``steps`` steps under ``strategy`` from fixed initial weights; returns
     (generator weights, discriminator weights, list of logs)."""
     shape = [2] if arch == "mlp" else [28, 28, 1]
-    config = TrainConfig(arch=arch, data_shape=shape, latent_dim=4, g_hidden=[16], d_hidden=[16],
+    config = make_config(arch=arch, data_shape=shape, latent_dim=4, g_hidden=[16], d_hidden=[16],
                          dropout=0.0, g_filters=4, d_filters=4, sync_bn=sync_bn, loss=loss)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((GLOBAL_BATCH * steps, *shape)).astype("float32")
@@ -92,7 +92,7 @@ def test_per_replica_batch_norm_differs_without_sync(strategies):
 
 def test_replicas_draw_different_latents(strategies):
     _, two = strategies
-    config = TrainConfig(arch="mlp", data_shape=[2], latent_dim=4, g_hidden=[4], d_hidden=[4])
+    config = make_config(arch="mlp", data_shape=[2], latent_dim=4, g_hidden=[4], d_hidden=[4])
     with two.scope():
         generator, discriminator = build_models(config)
         gan = GAN(generator, discriminator, latent_dim=4, seed=3)

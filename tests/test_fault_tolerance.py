@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gantool import callbacks
-from gantool.callbacks import Checkpointer
-from gantool.checkpoints import RunCheckpoint
 from gantool.cli import main
 from gantool.gan import LOG_NAMES
 from gantool.losses import LOSSES
+from gantool.training import callbacks
+from gantool.training.callbacks import NanPolicy
+from gantool.training.checkpoints import RunCheckpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 # The mlp keeps its default dropout (0.3), so the Dropout RNG state must be resumed too.
@@ -156,14 +156,14 @@ def test_resume_at_epoch_boundary_is_exact(reference, tmp_path, capsys):
 
 def signal_at_step(monkeypatch, step, signum):
     """Send ``signum`` to this process while training runs step ``step`` (1-based)."""
-    original = callbacks.RunLogger.on_train_batch_end
+    original = callbacks.RunLog.on_train_batch_end
 
     def on_train_batch_end(self, batch, logs=None):
         if self.state.step + 1 == step:
             os.kill(os.getpid(), signum)
         original(self, batch, logs)
 
-    monkeypatch.setattr(callbacks.RunLogger, "on_train_batch_end", on_train_batch_end)
+    monkeypatch.setattr(callbacks.RunLog, "on_train_batch_end", on_train_batch_end)
 
 
 @pytest.mark.parametrize("stop_step", [STEPS + 37, 2 * STEPS],
@@ -387,7 +387,7 @@ def test_nan_rollback_restores_and_halves_the_learning_rates(tmp_path, capsys, m
     assert ckpt_step(final) == 15
     values = weights(final)
     assert all(np.isfinite(v).all() for v in values.values())
-    factor = Checkpointer.ROLLBACK_LR_FACTOR
+    factor = NanPolicy.ROLLBACK_LR_FACTOR
     for optimizer in ("d_optimizer", "g_optimizer"):
         stored = values[f"{optimizer}/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE"]
         assert stored == np.float32(np.float32(lr) * factor)

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gantool.config import TrainConfig
 from gantool.gan import GAN, LOG_NAMES, has_batch_norm, sample_latents
 from gantool.losses import LOSSES
 from gantool.models import build_models
+from tests.conftest import make_config
 
 
 def make_gan(arch="mlp", shape=(2,), smoothing=0.0, lr=1e-3, seed=0, **kw):
-    config = TrainConfig(arch=arch, data_shape=list(shape), latent_dim=4, g_hidden=[8],
+    config = make_config(arch=arch, data_shape=list(shape), latent_dim=4, g_hidden=[8],
                          d_hidden=[8], dropout=0.0, g_filters=4, d_filters=4, **kw)
     keras.utils.set_random_seed(seed)
     generator, discriminator = build_models(config)

@@ -23,6 +23,7 @@ from gantool.metrics.inception import (
     preprocess_for_inception,
     resolve_weights,
 )
+from gantool.metrics.inception import weights as inception_weights
 
 TOLERANCE = 1e-4
 
@@ -56,7 +57,7 @@ def offline_cache(tmp_path, monkeypatch):
     def no_network(url, dest):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(inception, "_download", no_network)
+    monkeypatch.setattr(inception_weights, "download", no_network)
     return cache
 
 
@@ -260,7 +261,7 @@ def test_download_conversion_and_cache(fid_dir, weights_arrays, offline_cache, t
         downloads.append(url)
         dest.write_bytes(tarball.read_bytes())
 
-    monkeypatch.setattr(inception, "_download", fake_download)
+    monkeypatch.setattr(inception_weights, "download", fake_download)
     path = resolve_weights(None)
     assert path == default_weights_path() and len(downloads) == 1
     with np.load(path) as converted:

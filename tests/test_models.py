@@ -3,17 +3,17 @@
 import numpy as np
 import pytest
 
-from gantool.config import TrainConfig
 from gantool.models import ARCHITECTURES, build_models
+from tests.conftest import make_config
 
 CASES = [(arch, shape) for arch in ARCHITECTURES.names()
-         for shape in ARCHITECTURES.get(arch).EXAMPLE_SHAPES]
+         for shape in ARCHITECTURES.get(arch).example_shapes]
 
 
 @pytest.mark.parametrize("arch,shape", CASES,
                          ids=[f"{a}-{'x'.join(map(str, s))}" for a, s in CASES])
 def test_output_shapes_and_ranges(arch, shape):
-    config = TrainConfig(arch=arch, data_shape=list(shape), latent_dim=8, g_hidden=[16],
+    config = make_config(arch=arch, data_shape=list(shape), latent_dim=8, g_hidden=[16],
                          d_hidden=[16], g_filters=8, d_filters=8)
     generator, discriminator = build_models(config)
     z = np.random.default_rng(0).standard_normal((3, 8)).astype("float32") * 50
@@ -28,7 +28,7 @@ def test_output_shapes_and_ranges(arch, shape):
 
 @pytest.mark.parametrize("shape", [(30, 30, 1), (32, 32, 2), (32, 28, 3), (2,)])
 def test_dcgan_rejects_unsupported_shapes(shape):
-    config = TrainConfig(arch="dcgan", data_shape=list(shape))
+    config = make_config(arch="dcgan", data_shape=list(shape))
     with pytest.raises(ValueError, match="dcgan"):
         build_models(config)
 
@@ -47,7 +47,7 @@ def _kernels_and_gammas(model):
 
 @pytest.mark.parametrize("arch", ARCHITECTURES.names())
 def test_paper_initialisation(arch):
-    config = TrainConfig(arch=arch, data_shape=[32, 32, 3])
+    config = make_config(arch=arch, data_shape=[32, 32, 3])
     for model in build_models(config):
         kernels, gammas = _kernels_and_gammas(model)
         assert abs(kernels.mean()) < 1e-3
@@ -65,7 +65,7 @@ def test_paper_initialisation(arch):
 def test_dcgan_structure_follows_the_paper():
     import keras
 
-    config = TrainConfig(arch="dcgan", data_shape=[64, 64, 3])
+    config = make_config(arch="dcgan", data_shape=[64, 64, 3])
     generator, discriminator = build_models(config)
     d_layers = discriminator.layers
     first_conv = next(i for i, layer in enumerate(d_layers)
@@ -88,7 +88,7 @@ def test_generate_traces_once_and_matches_the_eager_model(conditional):
     size reuses the trace, outputs equal the eager model's, and new weights are seen."""
     from gantool.sampling import generate, inference_function
 
-    config = TrainConfig(arch="dcgan", data_shape=[28, 28, 1], latent_dim=8, g_filters=8,
+    config = make_config(arch="dcgan", data_shape=[28, 28, 1], latent_dim=8, g_filters=8,
                          d_filters=8, conditional=conditional, num_classes=3 if conditional
                          else None)
     generator, _ = build_models(config)

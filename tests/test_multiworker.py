@@ -34,18 +34,18 @@ WORKER = """
 import hashlib, json, sys
 import numpy as np
 import tensorflow as tf
-from gantool import training
 from gantool.config import TrainConfig
+from gantool.training import loop
 
 built = []
-build_gan = training._build_gan
+build_gan = loop.build_gan
 
 def capture(*args, **kwargs):
     built.append(build_gan(*args, **kwargs))
     return built[-1]
 
-training._build_gan = capture
-result = training.train(TrainConfig(**json.loads(sys.argv[1])), progress=False)
+loop.build_gan = capture
+result = loop.train(TrainConfig.create(**json.loads(sys.argv[1])), progress=False)
 gan = built[0]
 digest = hashlib.sha256()
 for variable in gan.generator.weights + gan.discriminator.weights:
@@ -120,7 +120,7 @@ def test_two_workers_train_identically_and_only_the_chief_writes(tmp_path):
     # The same training on 2 devices of one process gives bitwise the same final state: the
     # workers shard each global batch as mirrored splits it, and fold in the same replica ids.
     mirrored = tmp_path / "mirrored"
-    train(TrainConfig(**SETTINGS, strategy="mirrored", out=str(mirrored)), progress=False)
+    train(TrainConfig.create(**SETTINGS, strategy="mirrored", out=str(mirrored)), progress=False)
     chief_prefix, chief_values = checkpoint_variables(outs[0])
     mirrored_prefix, mirrored_values = checkpoint_variables(mirrored)
     assert Path(chief_prefix).name == Path(mirrored_prefix).name

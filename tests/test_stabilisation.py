@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gantool.config import TrainConfig, apply_loss_defaults, validate
+from gantool.config import apply_loss_defaults, validate
 from gantool.distribute import make_strategy
 from gantool.errors import UsageError
 from gantool.gan import pack_samples
 from gantool.losses import LOSSES
-from gantool.training import _build_gan
+from gantool.training import build_gan
+from tests.conftest import make_config
 
 FLAGS = {
     "plain": {},
@@ -30,14 +31,14 @@ FLAGS = {
 
 def config_for(arch, loss, **flags):
     shape = [2] if arch == "mlp" else [28, 28, 1]
-    return TrainConfig(arch=arch, loss=loss, data_shape=shape, latent_dim=4, g_hidden=[8],
+    return make_config(arch=arch, loss=loss, data_shape=shape, latent_dim=4, g_hidden=[8],
                        d_hidden=[8], g_filters=4, d_filters=4, dropout=0.0, batch_size=8,
                        **flags)
 
 
 def train_steps(config, strategy, steps=2):
     """Fit ``steps`` steps on random data; returns (gan, list of logs)."""
-    gan = _build_gan(config, strategy, total_steps=steps)
+    gan = build_gan(config, strategy, total_steps=steps)
     batch = config.batch_size * config.d_steps
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (batch * steps, *config.data_shape)).astype("float32")
@@ -98,7 +99,7 @@ def test_wgan_gp_recipe_defaults_apply_unless_given():
 ])
 def test_nonsense_combinations_are_rejected(changes, fragment):
     with pytest.raises(UsageError, match=fragment):
-        validate(TrainConfig(arch="mlp", dataset="ring", **changes))
+        validate(make_config(arch="mlp", dataset="ring", **changes))
 
 
 def test_pack_joins_samples_along_the_last_axis():
@@ -113,13 +114,13 @@ def test_pack_joins_samples_along_the_last_axis():
 
 def test_packed_discriminator_sees_pack_times_the_channels(strategies):
     config = config_for("dcgan", "ns", pack=4)
-    gan = _build_gan(config, strategies["default"])
+    gan = build_gan(config, strategies["default"])
     assert gan.discriminator.input_shape == (None, 28, 28, 4)
 
 
 def test_instance_noise_decays_linearly_to_zero(strategies):
     config = config_for("mlp", "ns", instance_noise=0.4)
-    gan = _build_gan(config, strategies["default"], total_steps=10)
+    gan = build_gan(config, strategies["default"], total_steps=10)
     assert float(gan._noise_stddev()) == pytest.approx(0.4)
     gan.d_optimizer.iterations.assign(5)
     assert float(gan._noise_stddev()) == pytest.approx(0.2)
@@ -151,14 +152,15 @@ def test_ema_weights_trail_the_live_weights(strategies):
 
 
 def test_ema_end_to_end_sample_uses_average_unless_no_ema(tmp_path, capsys):
+    from gantool.rundir import Run
     from gantool.sampling import load_generator
-    from tests.test_cli import TINY, ok
+    from tests.test_cli import ok, tiny
 
     run_dir = tmp_path / "ema"
     ok(["train", "--arch", "mlp", "--dataset", "ring", "--ema", "0.5", "--out", run_dir,
-        *TINY], capsys)
-    _, averaged = load_generator(run_dir)
-    _, live = load_generator(run_dir, ema=False)
+        *tiny("mlp")], capsys)
+    averaged = load_generator(Run.open(run_dir))
+    live = load_generator(Run.open(run_dir), ema=False)
     z = np.random.default_rng(0).standard_normal((5, 8)).astype("float32")
     assert not np.allclose(averaged(z).numpy(), live(z).numpy())
     # the training grid of the last epoch was drawn with the average weights
@@ -173,11 +175,11 @@ def test_ema_end_to_end_sample_uses_average_unless_no_ema(tmp_path, capsys):
 def test_conditional_end_to_end(image_folder, tmp_path, capsys):
     import imageio.v3 as iio
 
-    from tests.test_cli import TINY, ok
+    from tests.test_cli import ok, tiny
 
     run_dir = tmp_path / "cond"
     ok(["train", "--arch", "dcgan", "--dataset", f"folder:{image_folder}", "--image-size", 28,
-        "--conditional", "--out", run_dir, *TINY], capsys)
+        "--conditional", "--out", run_dir, *tiny("dcgan")], capsys)
     config = json.loads((run_dir / "config.json").read_text())
     assert config["conditional"] and config["num_classes"] == 2
     grid = iio.imread(run_dir / "samples" / "epoch_0002.png")
@@ -185,11 +187,11 @@ def test_conditional_end_to_end(image_folder, tmp_path, capsys):
     ok(["sample", "--ckpt", run_dir, "--class", 1, "--n", 4, "--out", tmp_path / "c.npy"],
        capsys)
     assert np.load(tmp_path / "c.npy").shape == (4, 28, 28, 3)
-    from tests.test_cli import bad
+    from tests.test_cli import bad, tiny
 
     bad(["sample", "--ckpt", run_dir, "--class", 7], capsys, 2, "--class 7", "0..1")
     bad(["train", "--arch", "mlp", "--dataset", "ring", "--conditional",
-         "--out", tmp_path / "r", *TINY], capsys, 2, "labels")
+         "--out", tmp_path / "r", *tiny("mlp")], capsys, 2, "labels")
 
 
 def test_conditional_generator_follows_its_labels(strategies):

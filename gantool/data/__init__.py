@@ -2,40 +2,82 @@
 
 A dataset *spec* is either a registered name (``mnist``, ``cifar10``, ``ring``, ...; see
 :data:`DATASETS`) or a local source ``folder:PATH``, ``npz:PATH`` or ``npy:PATH``.
-:func:`load_dataset` turns a spec into a :class:`DataSource`: an unbatched, deterministically
-ordered ``tf.data.Dataset`` of uint8 (H, W, C) images or float32 (2,) points, plus its shape and
-size. :mod:`gantool.data.pipeline` makes shuffled, batched training input from a source.
+:func:`load_dataset` turns a spec into a :class:`~gantool.data.source.DataSource`: an
+unbatched, deterministically ordered ``tf.data.Dataset`` of uint8 (H, W, C) images in [0, 255]
+or float32 (2,) points, plus its shape and size. :mod:`gantool.data.pipeline` makes shuffled,
+batched training input from a source; :mod:`gantool.data.images` holds the loaders' image
+conversions; the loaders are :mod:`~gantool.data.tfds`, :mod:`~gantool.data.toy`,
+:mod:`~gantool.data.folder` and :mod:`~gantool.data.arrays`.
 
-Importing this package does not import TensorFlow: the loaders are registered lazily, so the
-CLI can list and validate dataset names cheaply.
+A new dataset takes one call, ``DATASETS.register(name, loader)``: ``loader`` is a function (or a
+lazy ``"module:attr"`` string) called as ``loader(name, *, split, data_dir, image_size,
+channels, max_examples, seed)`` that returns a DataSource, e.g. made with
+:func:`~gantool.data.source.from_arrays`. Its one-line description for ``--help`` is
+``register(..., description=TEXT)``, else the loader's ``description`` attribute, else the first
+line of its docstring (read when it is registered; a lazy string gives none), else empty.
+
+Importing this package imports neither TensorFlow nor numpy: the built-in loaders are
+registered lazily, so the CLI can list and validate dataset names cheaply.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from gantool.data.source import DataSource, from_arrays  # noqa: F401 - re-exported
 from gantool.errors import UsageError
 from gantool.registry import Registry
 
-DATASETS = Registry("dataset")
-# Every loader is called as ``loader(name, *, split, data_dir, image_size, channels,
-# max_examples, seed)`` and returns a DataSource.
-for _name in ("mnist", "fashion_mnist", "svhn", "cifar10", "celeb_a"):
-    DATASETS.register(_name, "gantool.data.tfds:load_tfds")
-for _name in ("sine", "gaussian", "ring", "grid"):
-    DATASETS.register(_name, "gantool.data.toy:load_toy")
-del _name
 
-_DESCRIPTIONS = {
-    "mnist": "28x28 grey handwritten digits (tfds mnist, 60k train)",
-    "fashion_mnist": "28x28 grey clothing images (tfds fashion_mnist, 60k train)",
-    "svhn": "32x32 RGB house-number digits (tfds svhn_cropped, 73k train)",
-    "cifar10": "32x32 RGB objects in 10 classes (tfds cifar10, 50k train)",
-    "celeb_a": "RGB faces, centre-cropped, 64x64 by default (tfds celeb_a, 163k train)",
-    "sine": "2-D toy: points (x, sin x), x uniform in [0, 2*pi]",
-    "gaussian": "2-D toy: one correlated Gaussian, z @ [[1, 2], [-0.1, 0.5]] + [1, 2]",
-    "ring": "2-D toy: 8 Gaussians (std 0.02) on a circle of radius 2",
-    "grid": "2-D toy: 25 Gaussians (std 0.05) on a 5x5 grid with spacing 2",
-}
+class DatasetRegistry(Registry):
+    """The :class:`~gantool.registry.Registry` of dataset loaders, with a description per name."""
+
+    def __init__(self):
+        super().__init__("dataset")
+        self._descriptions = {}
+
+    def register(self, name, loader=None, *, description=None):
+        """Add ``loader`` (a function or a lazy ``"module:attr"`` string) under ``name``.
+
+        Used as ``@DATASETS.register(name)`` without ``loader``, it registers the decorated
+        function. Returns the loader.
+        """
+        if loader is None:
+            return lambda fn: self.register(name, fn, description=description)
+        super().register(name, loader)
+        if description is None and not isinstance(loader, str):
+            description = getattr(loader, "description", None) or _first_line(loader)
+        self._descriptions[name] = description or ""
+        return loader
+
+    def unregister(self, name):
+        super().unregister(name)
+        self._descriptions.pop(name, None)
+
+    def description(self, name):
+        """The one-line description of ``name`` ("" if it has none)."""
+        return self._descriptions.get(name, "")
+
+
+def _first_line(loader):
+    """The first line of ``loader``'s own docstring ("" if none; not a functools.partial's)."""
+    doc = loader.__doc__ if loader.__doc__ is not type(loader).__doc__ else None
+    return (doc or "").strip().partition("\n")[0].strip()
+
+
+DATASETS = DatasetRegistry()
+_TFDS, _TOY = "gantool.data.tfds:load_tfds", "gantool.data.toy:load_toy"
+for _name, _loader, _description in (
+    ("mnist", _TFDS, "28x28 grey handwritten digits (tfds mnist, 60k train)"),
+    ("fashion_mnist", _TFDS, "28x28 grey clothing images (tfds fashion_mnist, 60k train)"),
+    ("svhn", _TFDS, "32x32 RGB house-number digits (tfds svhn_cropped, 73k train)"),
+    ("cifar10", _TFDS, "32x32 RGB objects in 10 classes (tfds cifar10, 50k train)"),
+    ("celeb_a", _TFDS, "RGB faces, centre-cropped, 64x64 by default (tfds celeb_a, 163k train)"),
+    ("sine", _TOY, "2-D toy: points (x, sin x), x uniform in [0, 2*pi]"),
+    ("gaussian", _TOY, "2-D toy: one correlated Gaussian, z @ [[1, 2], [-0.1, 0.5]] + [1, 2]"),
+    ("ring", _TOY, "2-D toy: 8 Gaussians (std 0.02) on a circle of radius 2"),
+    ("grid", _TOY, "2-D toy: 25 Gaussians (std 0.05) on a 5x5 grid with spacing 2"),
+):
+    DATASETS.register(_name, _loader, description=_description)
+del _name, _loader, _description
 
 SOURCE_PREFIXES = ("folder:", "npz:", "npy:")
 
@@ -46,31 +88,6 @@ _SOURCE_DESCRIPTIONS = {
 }
 
 
-@dataclass
-class DataSource:
-    """A loaded dataset, ready for :func:`gantool.data.pipeline.training_dataset`.
-
-    ``dataset`` is unbatched and in a deterministic order; its elements are uint8 (H, W, C)
-    images (``kind == "image"``) or float32 (2,) points (``kind == "points"``). ``shape`` is the
-    element shape and ``num_examples`` the number of elements (after ``max_examples``).
-    ``class_names`` (sorted) and ``labels`` (a dataset of int32 class ids in [0, num_classes),
-    aligned with ``dataset``) are set where ``labels_available``.
-    """
-
-    name: str
-    kind: str
-    shape: tuple
-    num_examples: int
-    dataset: "tf.data.Dataset"  # noqa: F821 - TensorFlow is imported lazily
-    labels_available: bool = False
-    class_names: list[str] | None = None
-    labels: "tf.data.Dataset | None" = None  # noqa: F821 - int32 class ids, same order
-
-    @property
-    def num_classes(self):
-        return len(self.class_names) if self.class_names else None
-
-
 def dataset_names():
     """The registered dataset names, in registration order."""
     return DATASETS.names()
@@ -78,7 +95,7 @@ def dataset_names():
 
 def describe_datasets():
     """One line per dataset name and per local source prefix, for ``--help`` and the README."""
-    rows = [(name, _DESCRIPTIONS.get(name, "")) for name in DATASETS]
+    rows = [(name, DATASETS.description(name)) for name in DATASETS]
     rows += [(prefix + "PATH", _SOURCE_DESCRIPTIONS[prefix]) for prefix in SOURCE_PREFIXES]
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {text}".rstrip() for label, text in rows)
@@ -144,13 +161,14 @@ def load_dataset(
     ``image_size`` resizes images to a square of that side (centre-cropping non-square ones),
     ``channels`` (1 or 3) converts RGB <-> grey, ``max_examples`` keeps the first examples only,
     ``seed`` drives the toy generators and ``split``/``data_dir`` are passed to tfds.
-    Returns a :class:`DataSource`; raises :class:`UsageError` for bad input and
+    Returns a :class:`~gantool.data.source.DataSource`; raises :class:`UsageError` for bad input and
     :class:`~gantool.errors.GantoolError` when a dataset cannot be downloaded.
     """
     validate_dataset_spec(spec)
     _check_options(image_size, channels, max_examples)
     options = dict(image_size=image_size, channels=channels, max_examples=max_examples)
     prefix, path = split_spec(spec)
+    # Imported here, as the registry imports the other loaders when used: they import numpy.
     if prefix == "folder:":
         from gantool.data.folder import load_folder
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gantool.data.source import from_arrays, image_array
 from gantool.errors import UsageError
 
 NPZ_KEY = "x_train"
@@ -53,52 +54,34 @@ def read_images(spec, path, kind, split="train"):
     if kind == "npy" and split != "train":
         raise UsageError(f"dataset {spec!r} has no split {split!r}; choose one of: train")
     images = _read_npz(spec, path, split) if kind == "npz" else _read_npy(spec, path)
-    if images.dtype != np.uint8:
-        raise UsageError(
-            f"dataset {spec!r}: the array has dtype {images.dtype}; uint8 images (0..255) are "
-            f"expected"
-        )
-    if images.ndim == 3:
-        images = images[..., np.newaxis]
-    if images.ndim != 4 or len(images) == 0:
-        raise UsageError(
-            f"dataset {spec!r}: the array has shape {images.shape}; expected (N, H, W) or "
-            f"(N, H, W, C) images with N >= 1"
-        )
-    return images
+    return image_array(spec, images)
 
 
 def load_arrays(spec, path, *, split="train", image_size=None, channels=None, max_examples=None):
-    """A :class:`~gantool.data.DataSource` of the uint8 images in an ``npz:``/``npy:`` file."""
-    import tensorflow as tf
+    """A :class:`~gantool.data.source.DataSource` of the uint8 images in an ``npz:``/``npy:`` file.
 
-    from gantool.data import DataSource
-    from gantool.data.pipeline import adapt_images, element_shape
-
+    Labels come from :func:`read_labels` (npz only), named ``"0" .. str(max id)``.
+    """
     kind = spec.partition(":")[0]
-    images = read_images(spec, path, kind, split)
-    if max_examples is not None:
-        images = images[:max_examples]
-    dataset = adapt_images(tf.data.Dataset.from_tensor_slices(images), image_size, channels)
+    images = read_images(spec, path, kind, split)[:max_examples]
     labels = read_labels(path, len(images), split) if kind == "npz" else None
-    return DataSource(
-        name=spec,
-        kind="image",
-        shape=element_shape(dataset, spec),
-        num_examples=len(images),
-        dataset=dataset,
-        labels_available=labels is not None,
-        class_names=[str(i) for i in range(int(labels.max()) + 1)] if labels is not None else None,
-        labels=tf.data.Dataset.from_tensor_slices(labels) if labels is not None else None,
-    )
+    return from_arrays(spec, images, labels, image_size=image_size, channels=channels)
 
 
 def read_labels(path, n, split="train"):
-    """Integer class ids (n,) from the ``y_SPLIT`` array of an npz file, if it has one."""
-    with np.load(Path(path).expanduser()) as arrays:
-        if f"y_{split}" not in arrays.files:
+    """int32 class ids (n,) from the ``y_SPLIT`` array of an npz file; None where it has none.
+
+    An array that cannot serve as labels (not 1-D integers, fewer than n, negative) gives None
+    too, as does a ``.npy`` file given as ``npz:``.
+    """
+    archive = np.load(Path(path).expanduser(), allow_pickle=False)
+    if isinstance(archive, np.ndarray):
+        return None
+    with archive:
+        if f"y_{split}" not in archive.files:
             return None
-        labels = arrays[f"y_{split}"]
+        labels = archive[f"y_{split}"]
     if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) < n:
         return None
-    return labels[:n].astype(np.int32)
+    labels = labels[:n]
+    return None if labels.min() < 0 else labels.astype(np.int32)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gantool.data.source import from_arrays
 from gantool.errors import UsageError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -85,11 +86,7 @@ def read_images(paths, size, channels, workers=None):
 
 
 def load_folder(spec, path, *, image_size=None, channels=None, max_examples=None):
-    """A :class:`~gantool.data.DataSource` of the images under the folder ``path``."""
-    import tensorflow as tf
-
-    from gantool.data import DataSource
-
+    """A :class:`~gantool.data.source.DataSource` of the images under the folder ``path``."""
     root = Path(path).expanduser()
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a directory"
@@ -103,19 +100,8 @@ def load_folder(spec, path, *, image_size=None, channels=None, max_examples=None
     class_names = class_names_of(root, paths)
     if max_examples is not None:
         paths = paths[:max_examples]
-    size = image_size or DEFAULT_IMAGE_SIZE
-    images = read_images(paths, size, channels or DEFAULT_CHANNELS)
+    images = read_images(paths, image_size or DEFAULT_IMAGE_SIZE, channels or DEFAULT_CHANNELS)
     labels = None
     if class_names is not None:
-        ids = [class_names.index(p.relative_to(root).parts[0]) for p in paths]
-        labels = tf.data.Dataset.from_tensor_slices(np.asarray(ids, np.int32))
-    return DataSource(
-        name=spec,
-        kind="image",
-        shape=images.shape[1:],
-        num_examples=len(images),
-        dataset=tf.data.Dataset.from_tensor_slices(images),
-        labels_available=class_names is not None,
-        class_names=class_names,
-        labels=labels,
-    )
+        labels = [class_names.index(p.relative_to(root).parts[0]) for p in paths]
+    return from_arrays(spec, images, labels, class_names)

@@ -7,6 +7,7 @@ of the background, and resized to ``image_size`` (default 64) with antialiasing.
 
 import contextlib
 
+from gantool.data.source import DataSource
 from gantool.errors import GantoolError, UsageError
 
 # gantool name -> tfds name
@@ -121,15 +122,15 @@ def _class_names(builder):
 
 def load_tfds(name, *, split="train", data_dir=None, image_size=None, channels=None,
               max_examples=None, seed=0):
-    """A :class:`~gantool.data.DataSource` of the tfds dataset behind ``name`` (uint8 images).
+    """A :class:`~gantool.data.source.DataSource` of the tfds dataset ``name`` (uint8 images).
 
     ``seed`` is unused: tfds files are read in their stored order.
     """
+    # Here, not at the top: importing this module (for TFDS_NAMES) stays free of TensorFlow.
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    from gantool.data import DataSource
-    from gantool.data.pipeline import adapt_images, element_shape
+    from gantool.data.images import adapt_images, element_shape
 
     builder = tfds.builder(TFDS_NAMES[name], data_dir=data_dir)
     _prepare(name, builder)

@@ -11,6 +11,9 @@
 
 import numpy as np
 
+from gantool.data.source import from_arrays
+from gantool.errors import UsageError
+
 TOY_NAMES = ("sine", "gaussian", "ring", "grid")
 DEFAULT_NUM_EXAMPLES = 10_000
 
@@ -80,21 +83,14 @@ def _split_seed(seed, split):
 
 def load_toy(name, *, split="train", data_dir=None, image_size=None, channels=None,
              max_examples=None, seed=0):
-    """A :class:`~gantool.data.DataSource` of ``max_examples`` (default 10000) float32 (2,) points.
+    """A source (see :func:`from_arrays`) of ``max_examples`` (default 10000) float32 (2,) points.
 
     The points are drawn from ``seed`` (other splits than ``train`` use a seed derived from
     ``(seed, split)``); ``data_dir`` is ignored, ``image_size`` and ``channels`` are rejected.
     """
-    import tensorflow as tf
-
-    from gantool.data import DataSource
-    from gantool.errors import UsageError
-
     if image_size is not None or channels is not None:
         raise UsageError(
             f"dataset {name!r} is a 2-D toy dataset; image size and channels do not apply to it"
         )
     n = DEFAULT_NUM_EXAMPLES if max_examples is None else max_examples
-    points = sample_toy(name, n, _split_seed(seed, split))
-    dataset = tf.data.Dataset.from_tensor_slices(points)
-    return DataSource(name=name, kind="points", shape=(2,), num_examples=n, dataset=dataset)
+    return from_arrays(name, sample_toy(name, n, _split_seed(seed, split)))

@@ -5,11 +5,11 @@ that needs it runs."""
 from .features import extract_features
 from .fid import feature_statistics, fid_from_features, frechet_distance
 from .inception import (
-                        WeightsUnavailable,
-                        build_fid_inception,
-                        default_weights_path,
-                        preprocess_for_inception,
-                        resolve_weights,
+    WeightsUnavailable,
+    build_fid_inception,
+    default_weights_path,
+    preprocess_for_inception,
+    resolve_weights,
 )
 from .kid import kernel_inception_distance
 from .prd import precision_recall

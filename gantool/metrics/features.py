@@ -5,6 +5,9 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
+from tqdm import tqdm
+
+from .inception import build_fid_inception
 
 _FORWARD_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -76,11 +79,7 @@ def extract_features(images, model=None, weights_path=None, batch_size: int = 50
     """
     if not _is_positive_int(batch_size):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    from tqdm import tqdm
-
     if model is None:
-        from .inception import build_fid_inception
-
         model = build_fid_inception(weights_path)
     forward = _forward_fn(model)
     total = len(images) if isinstance(images, np.ndarray) else None

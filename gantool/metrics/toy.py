@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 # The distributions are defined once, by the data module that samples them.
-from gantool.data.toy import (  # noqa: E402,F401 - re-exported for callers of this module
+from gantool.data.toy import (  # noqa: F401 - re-exported for callers of this module
     GRID_SIZE,
     GRID_SPACING,
     GRID_STD,
@@ -36,8 +36,8 @@ from gantool.data.toy import (  # noqa: E402,F401 - re-exported for callers of t
     RING_RADIUS,
     RING_STD,
 )
-from gantool.data.toy import grid_centers as grid_modes  # noqa: E402
-from gantool.data.toy import ring_centers as ring_modes  # noqa: E402
+from gantool.data.toy import grid_centers as grid_modes
+from gantool.data.toy import ring_centers as ring_modes
 
 HIGH_QUALITY_STDS = 3.0
 COVERAGE_FRACTION = 0.2

@@ -1,17 +1,13 @@
-"""Generator/discriminator architectures, registered by name.
+"""Generator/discriminator architectures, registered by name in :data:`ARCHITECTURES`.
 
-Each architecture is one module with ``build_generator(config, data_shape)``,
-``build_discriminator(config, data_shape)`` (both returning functional ``keras.Model``s; the
-discriminator outputs logits of shape (N, 1)), ``check_data_shape(data_shape)`` (raising
-ValueError) and ``EXAMPLE_SHAPES`` for the tests. Register a
-new one here with a lazy ``"module"`` entry so that listing the names stays cheap.
+Each architecture is one module that declares its settings and registers itself (see
+:mod:`gantool.models.architecture`); importing this package registers the built-in ones.
 """
 
-from gantool.registry import Registry
+from gantool.models import dcgan, layered, mlp  # noqa: F401  (they register themselves)
+from gantool.models.architecture import ARCHITECTURES, Architecture, register_architecture
 
-ARCHITECTURES = Registry("architecture")
-ARCHITECTURES.register("mlp", "gantool.models.mlp")
-ARCHITECTURES.register("dcgan", "gantool.models.dcgan")
+__all__ = ["ARCHITECTURES", "Architecture", "build_models", "register_architecture"]
 
 
 def build_models(config):

@@ -7,21 +7,18 @@ LeakyReLU(0.2), batch norm on all but the first layer (layer norm for WGAN-GP), 
 one logit out.
 """
 
-import keras
-
-from gantool.models.init import (
-    batch_norm,
-    discriminator_input_shape,
-    discriminator_layer,
-    label_input,
-    projection_logits,
-    weight_init,
-    with_label_embedding,
-)
+from gantool.models.architecture import Architecture, register_architecture
+from gantool.settings import Setting
 
 KERNEL_SIZE = 4
 # Shapes the tests build (any s * 2**n with s in 4..7 works).
-EXAMPLE_SHAPES = [(s, s, c) for s in (28, 32, 64) for c in (1, 3)]
+EXAMPLE_SHAPES = tuple((s, s, c) for s in (28, 32, 64) for c in (1, 3))
+SETTINGS = (
+    Setting("g_filters", "int", 64, "filters of the generator's last hidden layer (doubling "
+            "inwards)", low=1),
+    Setting("d_filters", "int", 64, "filters of the discriminator's first layer (doubling "
+            "inwards)", low=1),
+)
 D_LEAKY_SLOPE = 0.2
 
 
@@ -47,6 +44,10 @@ def check_data_shape(data_shape):
 
 
 def build_generator(config, data_shape):
+    import keras
+
+    from gantool.models.layers import batch_norm, label_input, weight_init, with_label_embedding
+
     size, _, channels = data_shape
     n = _upsamplings(size)
     start = size // 2**n
@@ -77,7 +78,10 @@ def build_generator(config, data_shape):
 def _discriminator_norm(config):
     """Batch norm, except for losses with a gradient penalty (WGAN-GP): the penalty is defined
     per example, which batch statistics break, so those get layer norm (Gulrajani et al.)."""
+    import keras
+
     from gantool.losses import LOSSES
+    from gantool.models.layers import batch_norm
 
     if LOSSES.get(config.loss).needs_gradient_penalty:
         return keras.layers.LayerNormalization(axis=[1, 2, 3])
@@ -85,6 +89,16 @@ def _discriminator_norm(config):
 
 
 def build_discriminator(config, data_shape):
+    import keras
+
+    from gantool.models.layers import (
+        discriminator_input_shape,
+        discriminator_layer,
+        label_input,
+        projection_logits,
+        weight_init,
+    )
+
     n = _upsamplings(data_shape[0])
     samples = keras.Input(discriminator_input_shape(config, data_shape), name="x")
     label = label_input() if config.conditional else None
@@ -101,3 +115,7 @@ def build_discriminator(config, data_shape):
     logits = projection_logits(x, label, config)
     inputs = [samples, label] if config.conditional else samples
     return keras.Model(inputs, logits, name="discriminator")
+
+
+register_architecture(Architecture("dcgan", build_generator, build_discriminator,
+                                   check_data_shape, SETTINGS, EXAMPLE_SHAPES))

@@ -7,19 +7,22 @@ a class embedding to the latents (G) and project it onto D's last hidden feature
 
 import math
 
-import keras
+from gantool.models.architecture import Architecture, register_architecture
+from gantool.settings import Setting
 
-from gantool.models.init import (
-    activation,
-    discriminator_input_shape,
-    discriminator_layer,
-    label_input,
-    projection_logits,
-    weight_init,
-    with_label_embedding,
+ACTIVATIONS = ("leaky_relu", "relu", "tanh")
+SETTINGS = (
+    Setting("g_hidden", "ints", [256, 512, 1024], "generator hidden widths ('' = a linear "
+            "generator)", low=1),
+    Setting("d_hidden", "ints", [1024, 512, 256], "discriminator hidden widths", low=1),
+    Setting("g_activation", "str", "leaky_relu", "generator activation", choices=ACTIVATIONS),
+    Setting("d_activation", "str", "leaky_relu", "discriminator activation",
+            choices=ACTIVATIONS),
+    Setting("leaky_slope", "float", 0.2, "LeakyReLU negative slope", low=0),
+    Setting("dropout", "float", 0.3, "discriminator dropout rate", low=0, high=1,
+            high_open=True),
 )
-
-EXAMPLE_SHAPES = [(2,), (28, 28, 1), (32, 32, 3), (64, 64, 3)]
+EXAMPLE_SHAPES = ((2,), (28, 28, 1), (32, 32, 3), (64, 64, 3))
 
 
 def check_data_shape(data_shape):
@@ -32,6 +35,10 @@ def _is_image(data_shape):
 
 
 def build_generator(config, data_shape):
+    import keras
+
+    from gantool.models.layers import activation, label_input, weight_init, with_label_embedding
+
     z = keras.Input((config.latent_dim,), name="z")
     inputs, x = [z], z
     if config.conditional:
@@ -53,6 +60,17 @@ def build_generator(config, data_shape):
 
 
 def build_discriminator(config, data_shape):
+    import keras
+
+    from gantool.models.layers import (
+        activation,
+        discriminator_input_shape,
+        discriminator_layer,
+        label_input,
+        projection_logits,
+        weight_init,
+    )
+
     samples = keras.Input(discriminator_input_shape(config, data_shape), name="x")
     label = label_input() if config.conditional else None
     x = keras.layers.Flatten()(samples)
@@ -65,3 +83,7 @@ def build_discriminator(config, data_shape):
     logits = projection_logits(x, label, config)
     inputs = [samples, label] if config.conditional else samples
     return keras.Model(inputs, logits, name="discriminator")
+
+
+register_architecture(Architecture("mlp", build_generator, build_discriminator,
+                                   check_data_shape, SETTINGS, EXAMPLE_SHAPES))

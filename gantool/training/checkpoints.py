@@ -3,21 +3,21 @@
 ``tf.train.CheckpointManager`` writes a checkpoint's files under temporary names, renames them
 into place and only then rewrites the small ``checkpoint`` index file (itself written to a
 temporary file and renamed). A process killed at any moment therefore leaves the index pointing
-at the latest *complete* checkpoint. Checkpoints are numbered by training step.
+at the latest *complete* checkpoint. Checkpoints are numbered by training step; where they are
+and how they are found is :mod:`gantool.rundir`'s.
 """
-
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from gantool import rundir
 from gantool.errors import GantoolError, TrainingDiverged, UsageError
-
-CHECKPOINT_DIR = "checkpoints"
 
 
 class RunCheckpoint:
     """Saves and restores the training state of a :class:`~gantool.gan.GAN` in ``directory``."""
+
+    step_of = staticmethod(rundir.step_of)  # the step a checkpoint prefix was saved at
 
     def __init__(self, gan, directory, keep=3):
         self.gan = gan
@@ -34,7 +34,8 @@ class RunCheckpoint:
             rng_states=random_states(gan.generator, gan.discriminator),
         )
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory),
-                                                  max_to_keep=keep)
+                                                  max_to_keep=keep,
+                                                  checkpoint_name=rundir.CHECKPOINT_PREFIX[:-1])
 
     @property
     def latest(self):
@@ -59,11 +60,6 @@ class RunCheckpoint:
                                f"({reason.splitlines()[0]}); the previous checkpoint "
                                f"{self.latest} is kept") from None
 
-    @staticmethod
-    def step_of(path):
-        """The training step checkpoint ``path`` (``.../ckpt-N``) was saved at; 0 for None."""
-        return int(str(path).rsplit("-", 1)[1]) if path else 0
-
     def restore(self, path=None):
         """Restore ``path`` (default: the latest); returns ``(step, epoch)`` saved with it."""
         path = path or self.latest
@@ -81,37 +77,3 @@ def random_states(*models):
     """The state variables of the layers' Keras seed generators (e.g. Dropout), in layer order."""
     return [layer.seed_generator.state for model in models for layer in model._flatten_layers()
             if getattr(layer, "seed_generator", None) is not None]
-
-
-def resolve_checkpoint(path):
-    """Map a run directory or a checkpoint prefix to ``(run_dir, checkpoint_prefix)``.
-
-    Accepts ``RUN_DIR``, ``RUN_DIR/checkpoints`` or ``RUN_DIR/checkpoints/ckpt-N``.
-    """
-    path = Path(path)
-    if path.is_dir():
-        ckpt_dir = path / CHECKPOINT_DIR if (path / CHECKPOINT_DIR).is_dir() else path
-        prefix = tf.train.latest_checkpoint(str(ckpt_dir))
-        if prefix is None:
-            raise UsageError(f"{path}: no checkpoint found (expected a run directory "
-                             f"with {CHECKPOINT_DIR}/ or a checkpoint path like ckpt-3)")
-        return ckpt_dir.parent if ckpt_dir.name == CHECKPOINT_DIR else ckpt_dir, prefix
-    if Path(str(path) + ".index").is_file():
-        return path.parent.parent if path.parent.name == CHECKPOINT_DIR else path.parent, str(path)
-    raise UsageError(f"{path}: not a run directory or checkpoint (expected RUN_DIR or "
-                     f"RUN_DIR/{CHECKPOINT_DIR}/ckpt-N)")
-
-
-def restore_generator(generator, prefix, g_optimizer=None):
-    """Load the generator's weights (and, if given, its optimizer, e.g. for the EMA weights)
-    from checkpoint ``prefix``."""
-    parts = {"generator": generator}
-    if g_optimizer is not None:
-        parts["g_optimizer"] = g_optimizer
-    try:
-        status = tf.train.Checkpoint(**parts).restore(prefix)
-        status.expect_partial()
-        status.assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-        raise UsageError(f"checkpoint {prefix} does not fit the generator described by the run's "
-                         f"config.json (another architecture?): {str(e).splitlines()[0]}") from None

@@ -1,0 +1,57 @@
+"""The ``gantool`` command line: a Click group with one module per command. Commands only
+parse and call; the work lives in importable modules.
+
+TensorFlow is imported only inside commands that need it, so ``--help`` stays fast.
+"""
+
+import sys
+
+import click
+
+from gantool import __version__
+from gantool.cli.animate import animate
+from gantool.cli.evaluate import eval_command
+from gantool.cli.sample import sample
+from gantool.cli.train import train
+from gantool.errors import GantoolError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="gantool")
+def cli():
+    """Train generative adversarial networks, sample from them and animate their training.
+
+    \b
+    Quick start:
+      gantool train --arch mlp --dataset ring --epochs 20 --out runs/ring
+      gantool sample --ckpt runs/ring --n 2000 --out ring.png
+      gantool animate runs/ring
+    """
+
+
+for _command in (train, sample, animate, eval_command):
+    cli.add_command(_command)
+
+
+def main(argv=None):
+    """Entry point: runs the CLI, turning gantool errors into one-line messages."""
+    try:
+        code = cli.main(args=argv, prog_name="gantool", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        code = 130
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"Error: {e.format_message()}{hint}", err=True)
+        code = e.exit_code
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except GantoolError as e:
+        click.echo(f"Error: {e}", err=True)
+        code = e.exit_code
+    except OSError as e:
+        click.echo(f"Error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
+                   err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,176 @@
+"""``gantool train``: options -> TrainConfig -> :func:`gantool.training.train`.
+
+The flags of architecture settings are made from the architectures' declarations (see
+:mod:`gantool.models.architecture`) when the command runs, so that ``--help`` lists every
+registered architecture's settings and a setting of another architecture is refused.
+"""
+
+import click
+from click.core import ParameterSource
+
+from gantool.cli.options import (
+    DEFAULTS,
+    FRACTION,
+    LEARNING_RATE,
+    POSITIVE,
+    DatasetSpec,
+    RegistryChoice,
+    SettingType,
+    architectures,
+    channels_option,
+    data_dir_option,
+    inception_weights_option,
+    losses,
+    out_option,
+    quiet_option,
+    quiet_tensorflow,
+    seed_option,
+)
+from gantool.config import TrainConfig, apply_loss_defaults, read_toml
+from gantool.data import describe_datasets
+from gantool.distribute import STRATEGIES
+from gantool.models.architecture import all_settings
+
+
+class TrainCommand(click.Command):
+    """A command whose parameters include one flag per declared architecture setting."""
+
+    def get_params(self, ctx):
+        return [*super().get_params(ctx), *architecture_setting_options()]
+
+
+def architecture_setting_options():
+    """A Click option per architecture setting; defaults stay None so that the chosen
+    architecture's own default applies and an unused setting can be told from a given one."""
+    architectures()  # registers the built-in architectures
+    params = []
+    for setting, owners in all_settings().values():
+        flags = ([f"{setting.flag}/--no-{setting.flag[2:]}"] if setting.kind == "bool"
+                 else [setting.flag])
+        params.append(click.Option(
+            [*flags, setting.name], default=None, type=None if setting.kind == "bool"
+            else SettingType(setting),
+            help=f"{', '.join(owners)}: {setting.help} [default: {setting.format_default()}]"))
+    return params
+
+
+@click.command(cls=TrainCommand, epilog="Datasets:\n\n\b\n" + describe_datasets())
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML recipe; options given on the command line override its values.")
+@click.option("--arch", type=RegistryChoice(architectures, "ARCH"), default=DEFAULTS.arch,
+              show_default=True, help="Generator/discriminator architecture.")
+@click.option("--dataset", type=DatasetSpec(), default=DEFAULTS.dataset, show_default=True,
+              help="Dataset name (see below) or folder:PATH, npz:PATH, npy:PATH.")
+@data_dir_option()
+@click.option("--image-size", type=POSITIVE, help="Resize images to this square size "
+              "(folder: and celeb_a default to 64).")
+@channels_option()
+@click.option("--max-examples", type=POSITIVE, help="Use only the first N training examples.")
+@click.option("--epochs", type=POSITIVE, default=DEFAULTS.epochs, show_default=True)
+@click.option("--batch-size", type=POSITIVE, default=DEFAULTS.batch_size, show_default=True,
+              help="Global batch size (split across replicas).")
+@click.option("--steps-per-epoch", type=POSITIVE, help="Cap on steps per epoch.")
+@click.option("--latent-dim", type=POSITIVE, default=DEFAULTS.latent_dim, show_default=True)
+@click.option("--latent-dist", type=click.Choice(["normal", "uniform"]),
+              default=DEFAULTS.latent_dist, show_default=True,
+              help="Latent prior: N(0, 1) or U(-1, 1).")
+@click.option("--loss", type=RegistryChoice(losses, "LOSS"), default=DEFAULTS.loss,
+              show_default=True, help="GAN objective (ns: non-saturating).")
+@click.option("--lr", type=LEARNING_RATE, default=DEFAULTS.lr, show_default=True,
+              help="Learning rate of both networks.")
+@click.option("--d-lr", type=LEARNING_RATE, help="Discriminator learning rate (default: --lr).")
+@click.option("--g-lr", type=LEARNING_RATE, help="Generator learning rate (default: --lr).")
+@click.option("--beta1", type=FRACTION, default=DEFAULTS.beta1, show_default=True,
+              help="Adam beta_1.")
+@click.option("--beta2", type=FRACTION, default=DEFAULTS.beta2, show_default=True,
+              help="Adam beta_2.")
+@click.option("--label-smoothing", type=FRACTION, default=DEFAULTS.label_smoothing,
+              show_default=True, help="One-sided: real labels become 1 - VALUE.")
+@seed_option()
+@click.option("--d-steps", "--n-critic", "d_steps", type=POSITIVE, default=DEFAULTS.d_steps,
+              show_default=True, help="Discriminator steps per generator step (each on its own "
+              "real batch; wgan-gp defaults to 5).")
+@click.option("--g-steps", type=POSITIVE, default=DEFAULTS.g_steps, show_default=True,
+              help="Generator steps per iteration.")
+@click.option("--gp-weight", type=click.FloatRange(min=0), default=DEFAULTS.gp_weight,
+              show_default=True, help="wgan-gp: gradient penalty weight.")
+@click.option("--r1", type=click.FloatRange(min=0), default=DEFAULTS.r1, show_default=True,
+              help="R1 penalty weight gamma on real data (gamma/2 * |grad D(x)|^2); 0 = off.")
+@click.option("--spectral-norm", is_flag=True, help="Spectral normalisation on D's layers.")
+@click.option("--ema", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              help="Keep an exponential moving average of G's weights with this decay (e.g. "
+              "0.999); sample/animate/eval use it by default.")
+@click.option("--instance-noise", type=click.FloatRange(min=0), default=DEFAULTS.instance_noise,
+              show_default=True, help="Std of Gaussian noise added to D's inputs, decaying "
+              "linearly to 0 over training.")
+@click.option("--pack", type=POSITIVE, default=DEFAULTS.pack, show_default=True,
+              help="PacGAN: D judges this many samples at once.")
+@click.option("--conditional", is_flag=True, help="Class-conditional G and D (labelled data: "
+              "tfds labels, folder: sub-folders, npz: y_train).")
+@out_option("Run directory (default: runs/ARCH-DATASET-TIME).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--force", is_flag=True, help="Delete an existing --out and start again.")
+@click.option("--sample-every", type=POSITIVE, default=DEFAULTS.sample_every, show_default=True,
+              help="Save a fixed-latent sample grid every N epochs.")
+@click.option("--checkpoint-every", type=POSITIVE, default=DEFAULTS.checkpoint_every,
+              show_default=True, help="Save a checkpoint every N epochs.")
+@click.option("--keep", type=POSITIVE, default=DEFAULTS.keep, show_default=True,
+              help="Checkpoints to keep.")
+@click.option("--grid-size", type=POSITIVE, default=DEFAULTS.grid_size, show_default=True,
+              help="Images in each sample grid.")
+@click.option("--tensorboard/--no-tensorboard", default=DEFAULTS.tensorboard, show_default=True,
+              help="Write TensorBoard events under RUN_DIR/tensorboard.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=DEFAULTS.strategy,
+              show_default=True, help="tf.distribute strategy (auto: mirrored on several GPUs).")
+@click.option("--cpu-devices", type=POSITIVE,
+              help="Split the CPU into N logical devices (to run 'mirrored' without GPUs).")
+@click.option("--tpu", help="--strategy tpu: TPU name or address (default: the local TPU).")
+@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
+              default=DEFAULTS.precision, show_default=True,
+              help="Mixed precision is a GPU/TPU feature (float16 uses loss scaling).")
+@click.option("--on-nan", type=click.Choice(["stop", "rollback"]), default=DEFAULTS.on_nan,
+              show_default=True, help="On a non-finite loss: stop, or restore the last good "
+              "checkpoint, halve both learning rates and continue.")
+@click.option("--sync-bn", is_flag=True,
+              help="Batch norm over the global batch across replicas (default: per replica).")
+@click.option("--jit/--no-jit", default=DEFAULTS.jit, show_default=True,
+              help="Compile the training step with XLA.")
+@click.option("--steps-per-execution", type=POSITIVE, default=DEFAULTS.steps_per_execution,
+              show_default=True, help="Training steps per call into TensorFlow (fewer Python "
+              "round trips: faster for small models; logs then see every Nth step). Lowered to "
+              "a divisor of the steps per epoch.")
+@click.option("--dry-run", is_flag=True, help="A couple of steps of everything (smoke test).")
+@click.option("--eval-every", type=POSITIVE, help="Every N epochs (and after the last) score the "
+              "generator: FID (images) or mode metrics (ring/grid), as eval_* columns in "
+              "metrics.csv and the plot.")
+@click.option("--eval-n", type=POSITIVE,
+              help="Samples per evaluation [default: 500 images, 2500 points].")
+@inception_weights_option()
+@quiet_option()
+@click.pass_context
+def train(ctx, config_file, resume, force, quiet, **options):
+    """Train a GAN and write a self-describing run directory."""
+    config, explicit = config_from_command_line(ctx, config_file, options)
+    quiet_tensorflow()
+    from gantool.training import train as run_training
+
+    result = run_training(config, resume=resume, force=force, explicit=explicit,
+                          progress=not quiet)
+    click.echo(f"done: {result.epochs_done} epochs; outputs in {result.run_dir}/ "
+               "(samples/, training.png, metrics.csv, checkpoints/, generator.keras)")
+
+
+def config_from_command_line(ctx, config_file, options):
+    """The TrainConfig from a TOML recipe and the options (given ones win), and the names of the
+    settings the user gave explicitly."""
+    recipe = read_toml(config_file) if config_file else {}
+    explicit = {k for k in options
+                if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    if options.get("channels") is not None:
+        options["channels"] = int(options["channels"])
+    # architecture settings not given keep the architecture's defaults (in TrainConfig)
+    options = {k: v for k, v in options.items() if k not in all_settings() or k in explicit}
+    values = {**options, **recipe, **{k: options[k] for k in explicit}}
+    explicit |= set(recipe)
+    values = apply_loss_defaults(values, explicit)
+    return TrainConfig.from_dict(values, source=config_file or "options"), explicit
