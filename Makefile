@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 GANTOOL := $(VENV)/bin/gantool
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo_run
+RING_DIR ?= demo_ring
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo demo-ring test test-all lint bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,17 +16,29 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)  ## create .venv and install gantool with its test tools
 
-demo: $(STAMP)  ## train a vanilla GAN on the 2-D ring toy, then sample and animate it (~2 min on 2 CPU cores)
-	$(GANTOOL) train --config examples/ring_demo.toml --out $(DEMO_DIR) --force
-	$(GANTOOL) sample --ckpt $(DEMO_DIR) --n 2000 --out $(DEMO_DIR)/sample.png
+demo: $(STAMP)  ## train a small DCGAN on synthetic shapes (no download), then sample and animate it (~2 min on 2 CPU cores)
+	$(GANTOOL) train --config examples/shapes_demo.toml --out $(DEMO_DIR) --force
+	$(GANTOOL) sample --ckpt $(DEMO_DIR) --n 64 --out $(DEMO_DIR)/sample.png
 	$(GANTOOL) animate $(DEMO_DIR)
 	@echo
 	@echo "Demo outputs in $(DEMO_DIR)/:"
+	@echo "  training.gif   the same 36 latents, epoch by epoch: discs, squares and triangles forming"
+	@echo "  evolution.png  snapshots of the generator across epochs"
+	@echo "  sample.png     64 fresh samples"
+	@echo "  training.png   losses and discriminator outputs per step and per epoch"
+	@echo "  metrics.csv, steps.csv, checkpoints/, generator.keras, tensorboard/"
+	@echo "The second demo, a GAN on a 2-D ring of 8 Gaussians: make demo-ring"
+
+demo-ring: $(STAMP)  ## train a vanilla GAN on the 2-D ring toy, then sample and animate it (~2 min on 2 CPU cores)
+	$(GANTOOL) train --config examples/ring_demo.toml --out $(RING_DIR) --force
+	$(GANTOOL) sample --ckpt $(RING_DIR) --n 2000 --out $(RING_DIR)/sample.png
+	$(GANTOOL) animate $(RING_DIR)
+	@echo
+	@echo "Demo outputs in $(RING_DIR)/:"
 	@echo "  training.gif   generated points moving over the real ring during training"
 	@echo "  evolution.png  snapshots of the generator across epochs"
 	@echo "  sample.png     2000 fresh samples over the real data"
-	@echo "  training.png   losses and discriminator outputs per epoch"
-	@echo "  metrics.csv, checkpoints/, generator.keras, tensorboard/"
+	@echo "  training.png   losses and discriminator outputs per step and per epoch"
 
 test: $(STAMP)  ## run the test suite (slow tests excluded)
 	$(PY) -m pytest -q
@@ -40,5 +53,5 @@ bench: $(STAMP)  ## benchmarks (print tables)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache $(DEMO_DIR)
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache $(DEMO_DIR) $(RING_DIR)
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

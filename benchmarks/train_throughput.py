@@ -76,6 +76,11 @@ def parse_args(argv=None):
                              "mlp; 'all' runs every case)")
     parser.add_argument("--quick", action="store_true",
                         help="3 cases (dcgan 28x28, vanilla mlp, sine) and 3 rounds")
+    parser.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                        help="gantool's --precision for its variants (default: the recipe's); "
+                             "the baseline stays float32")
+    parser.add_argument("--batch-size", type=int,
+                        help="global batch size instead of the recipe's")
     parser.add_argument("--worker", metavar="JSON", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -157,6 +162,7 @@ class BaselineRunner:
 
         from gantool.models import build_models
 
+        keras.mixed_precision.set_global_policy("float32")  # the tutorial's precision
         keras.utils.set_random_seed(config.seed)
         self.config = config
         self.generator, self.discriminator = build_models(config)
@@ -261,14 +267,20 @@ def onednn_enabled():
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
-def load_case(recipe, spec):
-    """(config, source) of a case, as every process builds them."""
+def load_case(recipe, spec, overrides=None):
+    """(config, source) of a case, as every process builds them; ``overrides``: settings given
+    on this script's command line (precision, batch size)."""
     from gantool.data import load_dataset
 
     source = load_dataset(spec)
     config = common.recipe_config(recipe, dataset=spec, data_shape=list(source.shape),
-                                  data_kind=source.kind)
+                                  data_kind=source.kind, **(overrides or {}))
     return config, source
+
+
+def config_overrides(args):
+    return {k: v for k, v in (("precision", args.precision), ("batch_size", args.batch_size))
+            if v is not None}
 
 
 def worker_main(job):
@@ -284,7 +296,7 @@ def worker_main(job):
         print("@@" + json.dumps(message), flush=True)
 
     with tf.device(job["device"]):
-        config, source = load_case(job["recipe"], job["dataset"])
+        config, source = load_case(job["recipe"], job["dataset"], job["overrides"])
         runners, warm = {}, {}
         for label, spec in job["variants"]:
             runners[label] = make_runner(spec, config, source)
@@ -341,6 +353,7 @@ def start_workers(args, recipe, dataset, variants):
     workers, owner, first_call, steps, onednn = {}, {}, {}, {}, {}
     for process_name in dict.fromkeys(process for _, process, _ in variants):
         job = {"device": args.device, "recipe": recipe, "dataset": dataset,
+               "overrides": config_overrides(args),
                "variants": [[label, spec] for label, process, spec in variants
                             if process == process_name]}
         workers[process_name] = Worker(process_name, job)
@@ -390,7 +403,7 @@ def measure_case(args, name, recipe, data, scratch, peak):
     from gantool.models import build_models
 
     spec, data_note = case_dataset_spec(data, scratch)
-    config, _ = load_case(recipe, spec)
+    config, _ = load_case(recipe, spec, config_overrides(args))
     variants = make_variants(config, args.spe, args.grid)
     processes = {label: process for label, process, _ in variants}
     workers, owner, first_call, steps, onednn = start_workers(args, recipe, spec, variants)
@@ -406,7 +419,8 @@ def measure_case(args, name, recipe, data, scratch, peak):
     medians = {label: common.median(values) for label, values in rates.items()}
     best = max((label for label in medians if label.startswith("gantool jit")), key=medians.get)
     window = "-".join(str(n) for n in sorted({min(steps.values()), max(steps.values())}))
-    print(f"## {name}: recipe examples/{recipe}.toml, batch {config.batch_size}")
+    print(f"## {name}: recipe examples/{recipe}.toml, batch {config.batch_size}, "
+          f"precision {config.precision}")
     print()
     print(f"data: {data_note}; {window} steps per window, {args.repeats} rounds; "
           f"G {common.fmt(common.model_macs(generator) / 1e6)} M and "

@@ -7,6 +7,7 @@ derived from the data (``data_shape``, ``data_kind``), so ``sample``, ``animate`
 rebuild the models from the run path alone.
 """
 
+import copy
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from gantool import __version__
 from gantool.data import validate_dataset_spec
 from gantool.distribute import STRATEGIES
 from gantool.errors import UsageError
+from gantool.fieldtypes import check_annotated, check_derived, check_seed
 from gantool.losses import LOSSES
 from gantool.models import ARCHITECTURES
 from gantool.models.architecture import all_settings
@@ -30,6 +32,7 @@ class TrainConfig:
     image_size: int | None = None
     channels: int | None = None
     max_examples: int | None = None
+    skip_bad_images: bool = False  # folder: train on the images that decode, with a warning
     # optimisation
     epochs: int = 25
     batch_size: int = 128
@@ -42,8 +45,12 @@ class TrainConfig:
     g_lr: float | None = None
     beta1: float = 0.5
     beta2: float = 0.999
+    adam_epsilon: float = 1e-7  # Keras's; TensorFlow 1, PyTorch and MXNet use 1e-8
     label_smoothing: float = 0.0
     seed: int = 0
+    init: str = "dcgan"  # kernels, biases, batch-norm gamma: gantool.models.layers.INIT_SCHEMES
+    update: str = "simultaneous"  # or "alternating" (D's update, then G's through the new D)
+    g_latents: str = "fresh"  # the alternating G step's latents: "fresh" or "same" as D's
     # stabilisation and conditioning
     d_steps: int = 1
     g_steps: int = 1
@@ -55,9 +62,12 @@ class TrainConfig:
     spectral_norm: bool = False
     conditional: bool = False
     num_classes: int | None = None  # derived from the data with --conditional
+    init_from: str | None = None  # transfer: G and D from this run (saved: its checkpoint)
+    freeze_d: int = 0  # D's first N weight layers kept fixed (FreezeD)
     # outputs
     out: str | None = None
     sample_every: int = 1
+    sample_every_steps: int | None = None
     checkpoint_every: int = 1
     keep: int = 3
     grid_size: int = 64
@@ -138,6 +148,8 @@ class TrainConfig:
                 f"{source}: unknown setting(s) {', '.join(unknown)}; "
                 f"accepted: {', '.join(sorted(_common_fields() | known_elsewhere))}"
             )
+        # typed by annotation: one rule for TOML, config.json and Python (gantool.fieldtypes)
+        common = {k: check_annotated(k, _FIELD_TYPES[k], v, source) for k, v in common.items()}
         return cls(**common, arch_options=_arch_options(arch, values, source))
 
     @classmethod
@@ -157,9 +169,11 @@ def _common_fields():
     return {f.name for f in dataclasses.fields(TrainConfig)} - {"arch_options"}
 
 
+_FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+
+
 def _arch_setting_names(arch):
-    registry = ARCHITECTURES
-    return registry.get(arch).setting_names() if arch in registry else []
+    return ARCHITECTURES.get(arch).setting_names() if arch in ARCHITECTURES else []
 
 
 def _arch_options(arch, given, source):
@@ -171,12 +185,8 @@ def _arch_options(arch, given, source):
         flag = "--" + foreign[0].replace("_", "-")
         raise UsageError(f"{source}: {flag} is not a setting of --arch {arch}; {arch} takes: "
                          f"{architecture.describe_settings()}")
-    return {s.name: s.check(given[s.name], source) if s.name in given else _copy(s.default)
+    return {s.name: s.check(given[s.name], source) if s.name in given else copy.copy(s.default)
             for s in architecture.settings}
-
-
-def _copy(value):
-    return list(value) if isinstance(value, list) else value
 
 
 # Architecture knobs that gantool 0.1.0 wrote into every config.json, whatever the architecture.
@@ -192,9 +202,13 @@ def read_toml(path):
     """
     path = Path(path)
     try:
-        values = tomllib.loads(path.read_text())
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"config file {path} does not exist") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise UsageError(f"config file {path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"config file {path} is not valid TOML: {e}") from None
     if "train" in values and isinstance(values["train"], dict):
@@ -212,10 +226,13 @@ def _check(condition, message):
         raise UsageError(message)
 
 
-def validate(config):
-    """Reject nonsense settings with a one-line :class:`UsageError` naming value and range."""
+def validate(config, saved=False):
+    """Reject nonsense settings with a one-line :class:`UsageError` naming value and range.
+    ``saved``: a run's config (its dataset need not exist any more; data_shape and data_kind,
+    derived when it trained, must be there)."""
     ARCHITECTURES.get(config.arch)
-    validate_dataset_spec(config.dataset)
+    check_derived(config) if saved else validate_dataset_spec(config.dataset)
+    check_seed(config.seed, "seed")
     _check(config.strategy in STRATEGIES,
            f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
     _check(config.precision in PRECISIONS,
@@ -230,7 +247,7 @@ def validate(config):
         _check(isinstance(value, int) and value >= 1,
                f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
     for name in ("steps_per_epoch", "max_examples", "image_size", "channels", "cpu_devices",
-                 "eval_every", "eval_n"):
+                 "eval_every", "eval_n", "sample_every_steps"):
         value = getattr(config, name)
         _check(value is None or (isinstance(value, int) and value >= 1),
                f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
@@ -276,7 +293,7 @@ def apply_loss_defaults(values, explicit):
 
 
 # Settings that may change when a run is resumed; the rest define the models and the data.
-RESUMABLE_SETTINGS = ("epochs", "steps_per_epoch", "sample_every", "checkpoint_every", "keep",
-                      "strategy", "cpu_devices", "tpu", "jit", "steps_per_execution",
-                      "dry_run", "tensorboard", "out",
-                      "on_nan", "eval_every", "eval_n", "inception_weights")
+RESUMABLE_SETTINGS = ("epochs", "steps_per_epoch", "sample_every", "sample_every_steps",
+                      "checkpoint_every", "keep", "strategy", "cpu_devices", "tpu", "jit",
+                      "steps_per_execution", "dry_run", "tensorboard", "out", "on_nan",
+                      "eval_every", "eval_n", "inception_weights", "skip_bad_images")

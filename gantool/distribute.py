@@ -2,6 +2,9 @@
 
 import json
 import os
+import sys
+
+from gantool.errors import UsageError
 
 STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
 CPU_DEVICES_ENV = "GANTOOL_CPU_DEVICES"
@@ -69,19 +72,60 @@ def make_strategy(name="auto", cpu_devices=None, tpu=None):
     return tf.distribute.TPUStrategy(resolver)
 
 
-def is_chief():
-    """True unless $TF_CONFIG names this process as a non-chief worker.
+SINGLE_WORKER = ("auto", "default", "one-device", "mirrored")
+TASK_TYPES = ("chief", "worker", "ps", "evaluator")
 
-    With a ``chief`` task in the cluster only it is chief; otherwise worker 0 is.
-    """
+
+def tf_config():
+    """$TF_CONFIG checked: None when unset, else ``(cluster, task_type, index)``. Anything
+    malformed (not JSON, not an object, no task, an unknown task type, an index that is not a
+    whole number or not in the cluster) is a :class:`UsageError` naming what is wrong."""
     raw = os.environ.get("TF_CONFIG")
-    if not raw:
+    if not raw or not raw.strip():
+        return None
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"TF_CONFIG is not JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"TF_CONFIG must be a JSON object with cluster and task, got "
+                         f"{type(config).__name__}")
+    cluster, task = config.get("cluster", {}), config.get("task")
+    if not isinstance(cluster, dict) or not all(isinstance(v, list) for v in cluster.values()):
+        raise UsageError(f"TF_CONFIG cluster must map task types to address lists, got "
+                         f"{cluster!r}")
+    if not isinstance(task, dict) or "type" not in task:
+        raise UsageError(f"TF_CONFIG has no task (e.g. \"task\": {{\"type\": \"worker\", "
+                         f"\"index\": 0}}), got {task!r}")
+    task_type, index = task["type"], task.get("index", 0)
+    if task_type not in TASK_TYPES:
+        raise UsageError(f"TF_CONFIG task type {task_type!r} is not one of "
+                         f"{', '.join(TASK_TYPES)}")
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise UsageError(f"TF_CONFIG task index {index!r} is not a whole number")
+    if cluster and not 0 <= index < len(cluster.get(task_type, [])):
+        raise UsageError(f"TF_CONFIG task index {index} is out of range: the cluster has "
+                         f"{len(cluster.get(task_type, []))} {task_type} task(s)")
+    return cluster, task_type, index
+
+
+def is_chief(strategy="multi-worker"):
+    """True unless $TF_CONFIG names this process as a non-chief worker of a multi-worker run.
+
+    With a ``chief`` task in the cluster only it is chief; otherwise worker 0 is. Under a
+    single-worker ``strategy`` TF_CONFIG is ignored with a warning: this process writes the run.
+    """
+    if strategy in SINGLE_WORKER:
+        if os.environ.get("TF_CONFIG", "").strip():
+            print(f"warning: TF_CONFIG is set but ignored with --strategy {strategy} (one "
+                  "worker); use --strategy multi-worker to train on its cluster", file=sys.stderr)
         return True
-    config = json.loads(raw)
-    task = config.get("task", {})
-    task_type, index = task.get("type"), int(task.get("index", 0))
-    if task_type in (None, "chief"):
+    parsed = tf_config()
+    if parsed is None:
         return True
-    if "chief" in config.get("cluster", {}):
+    cluster, task_type, index = parsed
+    if task_type == "chief":
+        return True
+    if "chief" in cluster:
         return False
     return task_type == "worker" and index == 0

@@ -6,10 +6,11 @@ instance noise, penalty interpolation) use stateless ops seeded by (seed, D step
 (so replicas draw differently and a resumed run draws the same), and logged values are
 all-reduced to true global means.
 
-With one D and one G step per iteration (the default) both networks are updated from the same
-forward pass (simultaneous gradient steps, one generator forward). With ``d_steps`` > 1 (e.g.
-WGAN-GP's n_critic) each batch holds ``d_steps`` real chunks: one D update per chunk, then
-``g_steps`` G updates, each with fresh latents.
+With one D and one G step per iteration and ``update="simultaneous"`` (the default) both
+networks are updated from the same forward pass (simultaneous gradient steps, one generator
+forward). With ``update="alternating"`` or ``d_steps`` > 1 (e.g. WGAN-GP's n_critic) each batch
+holds ``d_steps`` real chunks: one D update per chunk, then ``g_steps`` G updates through the
+updated D, each with fresh latents, or (``same_latents``) with the last D update's latents.
 """
 
 import keras
@@ -19,6 +20,7 @@ from gantool import penalties
 from gantool.losses import LOSSES
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
+UPDATES = ("simultaneous", "alternating")
 LOG_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake")
 # offsets that separate the random streams drawn within one step
 _LATENTS, _NOISE, _MIX = 0, 1000, 2000
@@ -60,14 +62,16 @@ class GAN(keras.Model):
     ``discriminator`` (samples [+ labels] -> logits (N, 1)).
 
     A batch is a tensor of real samples in model range, an ``(x, labels)`` tuple for conditional
-    models, or a dict with ``"x"``, optional ``"y"`` (labels), and optional ``"z"`` (latents)
-    and ``"alpha"`` (gradient-penalty interpolation weights (N, 1, ...)) to use instead of
-    drawing them, for exact comparisons.
+    models, or a dict with ``"x"``, optional ``"y"`` (labels), and optional ``"z"`` (latents
+    (N, latent_dim)), ``"g_z"`` (the alternating G steps' fresh latents (N, g_steps,
+    latent_dim), the first N / d_steps rows used) and ``"alpha"`` (gradient-penalty
+    interpolation weights (N, 1, ...)) to use instead of drawing them, for exact comparisons.
     """
 
     def __init__(self, generator, discriminator, latent_dim, latent_dist="normal", loss="ns",
                  label_smoothing=0.0, seed=0, d_steps=1, g_steps=1, gp_weight=10.0, r1_gamma=0.0,
-                 instance_noise=0.0, total_steps=None, pack=1, conditional=False, **kwargs):
+                 instance_noise=0.0, total_steps=None, pack=1, conditional=False,
+                 update="simultaneous", same_latents=False, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -85,6 +89,8 @@ class GAN(keras.Model):
         self.total_steps = total_steps
         self.pack = pack
         self.conditional = conditional
+        self.update = update
+        self.same_latents = same_latents
         # Batch norm statistics differ for a mixed real+fake batch, so fuse the two
         # discriminator passes only when D has no batch norm.
         self.fuse_discriminator = not has_batch_norm(discriminator)
@@ -203,7 +209,7 @@ class GAN(keras.Model):
         """-> (real, labels or None, given random draws: {"z": latents, "alpha": GP weights})."""
         data, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         if isinstance(data, dict):
-            given = {k: data[k] for k in ("z", "alpha") if k in data}
+            given = {k: data[k] for k in ("z", "g_z", "alpha") if k in data}
             return data["x"], data.get("y"), given
         return data, y, {}
 
@@ -214,9 +220,9 @@ class GAN(keras.Model):
 
     def train_step(self, data):
         real, labels, given = self._unpack(data)
-        if self.d_steps == 1 and self.g_steps == 1:
+        if self.d_steps == 1 and self.g_steps == 1 and self.update == "simultaneous":
             return self._simultaneous_step(real, labels, given)
-        return self._alternating_step(real, labels)
+        return self._alternating_step(real, labels, given)
 
     def _simultaneous_step(self, real, labels, given):
         latents = given.get("z")
@@ -235,20 +241,34 @@ class GAN(keras.Model):
         del tape
         return self._logs(d_per_example, g_per_example, real_logits, fake_logits)
 
-    def _alternating_step(self, real, labels):
+    def _chunks(self, value):
+        """``value`` split into ``d_steps`` chunks along the batch (Nones for None)."""
+        return [None] * self.d_steps if value is None else tf.split(value, self.d_steps)
+
+    def _alternating_step(self, real, labels, given):
+        """``d_steps`` D updates (one per real chunk), then ``g_steps`` G updates through the
+        updated D, on fresh latents or (``same_latents``) the last D update's."""
         reals = tf.split(real, self.d_steps)
-        label_chunks = tf.split(labels, self.d_steps) if self.conditional else [None] * self.d_steps
-        for chunk, chunk_labels in zip(reals, label_chunks):
-            latents = self.draw_latents(tf.shape(chunk)[0])
+        label_chunks = self._chunks(labels if self.conditional else None)
+        given_z, alphas = self._chunks(given.get("z")), self._chunks(given.get("alpha"))
+        for chunk, chunk_labels, latents, alpha in zip(reals, label_chunks, given_z, alphas):
+            if latents is None:
+                latents = self.draw_latents(tf.shape(chunk)[0])
             with tf.GradientTape() as tape:
                 fake = self.generate(latents, chunk_labels, training=True)
                 real_logits, fake_logits = self.discriminate(chunk, fake, chunk_labels)
                 d_per_example, d_loss = self._d_objective(chunk, fake, chunk_labels,
-                                                          real_logits, fake_logits)
+                                                          real_logits, fake_logits, alpha)
                 d_loss = self.d_optimizer.scale_loss(d_loss)
             self._apply(self.d_optimizer, d_loss, tape, self.discriminator.trainable_variables)
+        d_latents = latents
         for i in range(self.g_steps):
-            latents = self.draw_latents(tf.shape(reals[-1])[0], offset=1 + i)
+            if self.same_latents:
+                latents = d_latents
+            elif "g_z" in given:
+                latents = given["g_z"][:tf.shape(reals[-1])[0], i]
+            else:
+                latents = self.draw_latents(tf.shape(reals[-1])[0], offset=1 + i)
             with tf.GradientTape() as tape:
                 fake = self.generate(latents, label_chunks[-1], training=True)
                 fake_logits = self._judge(fake, label_chunks[-1], 1)

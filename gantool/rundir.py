@@ -24,8 +24,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gantool.config import RESUMABLE_SETTINGS, TrainConfig
+from gantool.config import RESUMABLE_SETTINGS, TrainConfig, validate
 from gantool.errors import UsageError
+from gantool.runlock import LOCK, RunLock  # noqa: F401  (the lock is part of the contract)
 
 CONFIG = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -121,7 +122,12 @@ def read_config(run_dir):
     if not isinstance(values, dict):
         raise UsageError(f"{path}: expected a JSON object of settings, got "
                          f"{type(values).__name__}")
-    return TrainConfig.from_saved(values, source=str(path))
+    config = TrainConfig.from_saved(values, source=str(path))
+    try:
+        validate(config, saved=True)
+    except UsageError as e:
+        raise UsageError(f"{path}: {e}") from None
+    return config
 
 
 def write_config(run_dir, config):
@@ -219,6 +225,11 @@ def default_run_dir(config):
     return Path("runs") / f"{config.arch}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def target_dir(config):
+    """The run directory ``config`` trains into: ``--out``, or :func:`default_run_dir`."""
+    return Path(config.out) if config.out else default_run_dir(config)
+
+
 def prepare_run_dir(config, resume=False, force=False, explicit=None, create=True):
     """Create or reopen the run directory; returns ``(config, run_dir)``.
 
@@ -227,7 +238,7 @@ def prepare_run_dir(config, resume=False, force=False, explicit=None, create=Tru
     :data:`~gantool.config.RESUMABLE_SETTINGS`; other explicit settings must match it.
     ``create=False`` (non-chief workers) checks and reads but writes nothing.
     """
-    run_dir = Path(config.out) if config.out else default_run_dir(config)
+    run_dir = target_dir(config)
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} exists and is not a directory")
     if resume:
@@ -260,11 +271,12 @@ def _changed_settings(config):
 
 
 def _empty_run_dir(run_dir, force):
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        if not force:
-            raise UsageError(f"run directory {run_dir} already exists and is not empty; pass "
-                             "--resume to continue it or --force to start it again")
-        shutil.rmtree(run_dir)
+    contents = [p for p in run_dir.iterdir() if p.name != LOCK] if run_dir.is_dir() else []
+    if contents and not force:
+        raise UsageError(f"run directory {run_dir} already exists and is not empty; pass "
+                         "--resume to continue it or --force to start it again")
+    for path in contents:  # not the lock, which this process holds
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write-test"

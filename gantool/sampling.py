@@ -1,23 +1,79 @@
 """Load a run directory back and draw samples from its generator."""
 
-from pathlib import Path
-
 import numpy as np
 
-from gantool import rundir, viz
+from gantool import sample_output
 from gantool.errors import UsageError
 
-GRID_SUFFIXES = (".png", ".jpg", ".jpeg")
+GRID_SUFFIXES = sample_output.GRID_SUFFIXES
+LATENT_BLOCK = 4096  # --n latents are drawn in blocks of this many, whatever the batch size
 
 
 def draw_latents(n, latent_dim, distribution="normal", seed=0):
     """(n, latent_dim) float32 latents from N(0, 1) or U(-1, 1), reproducible from ``seed``."""
-    rng = np.random.default_rng(seed)
+    return _draw(np.random.default_rng(seed), (n, latent_dim), distribution)
+
+
+def _draw(rng, shape, distribution):
     if distribution == "normal":
-        return rng.standard_normal((n, latent_dim)).astype(np.float32)
+        return rng.standard_normal(shape).astype(np.float32)
     if distribution == "uniform":
-        return rng.uniform(-1.0, 1.0, (n, latent_dim)).astype(np.float32)
+        return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
     raise UsageError(f"unknown latent distribution {distribution!r}; choose normal or uniform")
+
+
+def truncate(latents, rng, distribution="normal", psi=None):
+    """The truncation trick, in place: components of ``latents`` outside [-psi, psi] are redrawn
+    from ``rng`` until inside (for U(-1, 1) latents this gives U(-psi, psi)). None: unchanged."""
+    if psi is None:
+        return latents
+    outside = np.abs(latents) > psi
+    while outside.any():
+        latents[outside] = _draw(rng, int(outside.sum()), distribution)
+        outside = np.abs(latents) > psi
+    return latents
+
+
+def seed_latents(seeds, latent_dim, distribution="normal", truncation=None):
+    """(len(seeds), latent_dim) float32: latent i drawn (and truncated) from its own
+    ``default_rng(seeds[i])``, so one seed always gives one image whatever else is drawn."""
+    latents = np.empty((len(seeds), latent_dim), np.float32)
+    for i, seed in enumerate(seeds):
+        rng = np.random.default_rng(int(seed))
+        latents[i] = truncate(_draw(rng, (latent_dim,), distribution), rng, distribution,
+                              truncation)
+    return latents
+
+
+def iter_latents(n, latent_dim, distribution="normal", seed=0, seeds=None, truncation=None,
+                 batch_size=500):
+    """Yield ``(start, latents)`` batches (at most ``batch_size``, latent_dim) covering ``n``
+    latents (or one per entry of ``seeds``), identical whatever ``batch_size``.
+
+    Without seeds and truncation the stream equals :func:`draw_latents` ``(n, ..., seed)``;
+    truncation redraws within blocks of :data:`LATENT_BLOCK` from the same generator.
+    """
+    if seeds is not None:
+        for start in range(0, len(seeds), batch_size):
+            yield start, seed_latents(seeds[start:start + batch_size], latent_dim, distribution,
+                                      truncation)
+        return
+    rng = np.random.default_rng(seed)
+    buffer, drawn, start = np.zeros((0, latent_dim), np.float32), 0, 0
+    while start < n:
+        size = min(batch_size, n - start)
+        while len(buffer) < size:
+            block = _draw(rng, (min(LATENT_BLOCK, n - drawn), latent_dim), distribution)
+            drawn += len(block)
+            buffer = np.concatenate([buffer, truncate(block, rng, distribution, truncation)])
+        yield start, buffer[:size]
+        buffer, start = buffer[size:], start + size
+
+
+def random_latents(n, latent_dim, distribution="normal", seed=0, seeds=None, truncation=None):
+    """All of :func:`iter_latents` at once: (n or len(seeds), latent_dim) float32."""
+    return np.concatenate([z for _, z in iter_latents(n, latent_dim, distribution, seed, seeds,
+                                                      truncation, batch_size=LATENT_BLOCK)])
 
 
 def slerp(a, b, t):
@@ -145,9 +201,12 @@ def load_generator(run, ema=None):
 
 def restore_generator(generator, prefix, g_optimizer=None):
     """Load the generator's weights (and, if given, its optimizer, e.g. for the EMA weights)
-    from checkpoint ``prefix``."""
+    from checkpoint ``prefix``, or the newest intact one before it where it is damaged."""
     import tensorflow as tf
 
+    from gantool.training.checkpoints import newest_intact
+
+    prefix = newest_intact(prefix)  # a damaged one: the newest intact one before it, warned
     parts = {"generator": generator}
     if g_optimizer is not None:
         parts["g_optimizer"] = g_optimizer
@@ -160,74 +219,52 @@ def restore_generator(generator, prefix, g_optimizer=None):
                          f"config.json (another architecture?): {str(e).splitlines()[0]}") from None
 
 
-def sample(run, n=64, seed=0, out="samples.png", batch_size=500, class_id=None, ema=None):
-    """Draw ``n`` samples from ``run`` (a :class:`~gantool.rundir.Run`) and write them to
-    ``out``; returns the written paths.
+def sample(run, n=64, seed=0, out="samples.png", batch_size=500, class_id=None, ema=None,
+           seeds=None, truncation=None, scale=None, progress=False):
+    """Draw ``n`` samples (or one per entry of ``seeds``) from ``run`` (a
+    :class:`~gantool.rundir.Run`) and write them to ``out``; returns the written paths.
 
-    ``out`` ending in .png/.jpg: one grid image (2-D data: a scatter over real points);
-    ``.npy``: uint8 images (N, H, W, C) or float32 points (N, 2), plus a scatter PNG for points;
-    anything else: a folder of numbered PNGs (2-D data: points.npy and scatter.png in it).
-    Conditional runs: ``class_id`` draws that class only; otherwise one grid row per class.
+    ``out`` ending in .png/.jpg: one grid image, upscaled by ``scale`` (None: at least 512
+    pixels wide; 2-D data: a scatter over real points); ``.npy``: uint8 images (N, H, W, C) or
+    float32 points (N, 2), streamed batch by batch, plus a scatter PNG for points; anything
+    else: a folder of numbered PNGs (2-D data: points.npy and scatter.png in it). See
+    :mod:`gantool.sample_output` for the checks made before generating. ``truncation``: latent
+    components outside [-PSI, PSI] are redrawn (:func:`truncate`). Conditional runs:
+    ``class_id`` draws that class only; otherwise one grid row per class. Batches of
+    ``batch_size`` do not change the images.
     """
+    n = len(seeds) if seeds is not None else n
     if n < 1:
         raise UsageError(f"--n must be at least 1, got {n}")
     config = run.config
+    labels_for, columns = _labels(config, n, class_id)
+    target = sample_output.plan(out, n, config, run.path, columns, scale)
     generator = load_generator(run, ema=ema)
-    latents = draw_latents(n, config.latent_dim, config.latent_dist, seed)
-    labels, columns = None, None
-    if config.conditional:
-        if class_id is not None and not 0 <= class_id < config.num_classes:
+
+    def batches():
+        for start, latents in iter_latents(n, config.latent_dim, config.latent_dist, seed,
+                                           seeds, truncation, batch_size):
+            outputs = generate(generator, latents, labels_for(start, len(latents)), batch_size)
+            yield outputs if config.data_kind == "points" else to_uint8(outputs)
+
+    return sample_output.write(target, batches(), progress=progress and n > batch_size)
+
+
+def _labels(config, n, class_id):
+    """``(labels_for, columns)``: ``labels_for(start, size)`` gives the int32 class ids of
+    samples ``start..start+size`` (None for unconditional runs); ``columns`` of a grid."""
+    if not config.conditional:
+        if class_id is not None:
+            raise UsageError("--class needs a run trained with --conditional")
+        return (lambda start, size: None), None
+    if class_id is not None:
+        if not 0 <= class_id < config.num_classes:
             raise UsageError(f"--class {class_id} is out of range; this run has classes "
                              f"0..{config.num_classes - 1}")
-        if class_id is None:
-            labels, columns = class_rows(n, config.num_classes)
-        else:
-            labels = np.full(n, class_id, np.int32)
-    elif class_id is not None:
-        raise UsageError("--class needs a run trained with --conditional")
-    outputs = generate(generator, latents, labels, batch_size)
-    out = Path(out)
-    _check_writable(out)
-    if config.data_kind == "points":
-        return _write_points(outputs, out, run.path)
-    images = to_uint8(outputs)
-    if out.suffix.lower() == ".npy":
-        np.save(out, images)
-        return [out]
-    if out.suffix.lower() in GRID_SUFFIXES:
-        viz.save_image(out, viz.image_grid(images, ncols=columns))
-        return [out]
-    out.mkdir(parents=True, exist_ok=True)
-    width = len(str(n - 1))
-    paths = []
-    for i, image in enumerate(images):
-        paths.append(out / f"{i:0{width}d}.png")
-        viz.save_image(paths[-1], image)
-    return paths
+        return (lambda start, size: np.full(size, class_id, np.int32)), None
+    columns = max(1, n // config.num_classes)  # as class_rows(n, num_classes)
 
+    def labels_for(start, size):  # class_rows' labels, one batch at a time
+        return (np.arange(start, start + size) // columns % config.num_classes).astype(np.int32)
 
-def _write_points(points, out, run_dir):
-    real_path = rundir.samples_dir(run_dir) / rundir.REAL_POINTS
-    real = np.load(real_path) if real_path.is_file() else None
-    if out.suffix.lower() == ".npy":
-        np.save(out, points)
-        scatter = out.with_suffix(".png")
-    elif out.suffix.lower() in GRID_SUFFIXES:
-        scatter = out
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        np.save(out / "points.npy", points)
-        scatter = out / "scatter.png"
-    viz.save_image(scatter, viz.scatter_image(real, points, title=f"{len(points)} samples"))
-    written = [out / "points.npy", scatter] if not out.suffix else [out, scatter]
-    return list(dict.fromkeys(written))
-
-
-def _check_writable(out):
-    parent = out if not out.suffix else out.parent
-    while not parent.exists():
-        parent = parent.parent
-    import os
-
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write to {out}: {parent} is not writable")
+    return labels_for, columns

@@ -35,6 +35,23 @@ def image_grid(images, ncols=None, padding=GRID_PADDING):
     return grid
 
 
+def grid_size(rows, columns, h, w, padding=GRID_PADDING):
+    """(width, height) in pixels of :func:`image_grid`'s grid of ``rows`` x ``columns`` HxW."""
+    return columns * (w + padding) + padding, rows * (h + padding) + padding
+
+
+def default_scale(width, target=512):
+    """The smallest whole upscaling factor (>= 1) that makes ``width`` pixels >= ``target``."""
+    return max(1, math.ceil(target / max(1, width)))
+
+
+def upscale(image, factor):
+    """Nearest-neighbour upscaling of a uint8 image (H, W, C) -> (H*factor, W*factor, C)."""
+    if factor == 1:
+        return image
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
 def save_image(path, image):
     """Write a uint8 (H, W, 1 or 3) image as PNG."""
     image = np.asarray(image)
@@ -76,24 +93,45 @@ def scatter_image(real, fake, title="", limits=None, size=(5, 5), legend=True):
     return _figure_to_array(fig)
 
 
-def plot_history(path, rows):
-    """Plot losses and discriminator outputs per epoch from ``metrics.csv``-style dict rows."""
-    plt = _matplotlib()
-    epochs = [int(r["epoch"]) for r in rows]
-    fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(11, 4), dpi=90)
-    for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
-        ax_loss.plot(epochs, [float(r[key]) for r in rows], marker=".", label=label)
-    ax_loss.set_xlabel("epoch")
+LOSS_CURVES = (("d_loss", "D loss"), ("g_loss", "G loss"))
+D_CURVES = (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))"),
+            ("d_acc_real", "D accuracy, real"), ("d_acc_fake", "D accuracy, fake"))
+
+
+def smooth(values, span=None):
+    """Exponential moving average of float ``values`` (N,), bias-corrected: (N,) floats.
+
+    ``span`` (default: about N/20, at least 1) sets the decay 1 - 2/(span+1); NaNs are skipped.
+    """
+    values = np.asarray(values, dtype=float)
+    span = span or max(1, len(values) // 20)
+    decay = 1 - 2 / (span + 1)
+    out, mean, weight = np.empty_like(values), 0.0, 0.0
+    for i, v in enumerate(values):
+        if np.isfinite(v):
+            mean, weight = decay * mean + (1 - decay) * v, decay * weight + (1 - decay)
+        out[i] = mean / weight if weight else np.nan
+    return out
+
+
+def _label_axes(ax_loss, ax_d, xlabel, what):
+    """Axis labels, legends and titles ("losses WHAT", "discriminator WHAT"); D's in [0, 1]."""
+    for ax in (ax_loss, ax_d):
+        ax.set_xlabel(xlabel)
+        ax.legend(fontsize="small")
     ax_loss.set_ylabel("loss")
-    ax_loss.legend()
-    ax_loss.set_title("losses")
-    for key, label in (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))"),
-                       ("d_acc_real", "D accuracy, real"), ("d_acc_fake", "D accuracy, fake")):
-        ax_d.plot(epochs, [float(r[key]) for r in rows], marker=".", label=label)
+    ax_loss.set_title(f"losses {what}")
     ax_d.set_ylim(-0.05, 1.05)
-    ax_d.set_xlabel("epoch")
-    ax_d.legend(fontsize="small")
-    ax_d.set_title("discriminator")
+    ax_d.set_title(f"discriminator {what}")
+
+
+def _plot_epochs(ax_loss, ax_d, rows):
+    """The epoch means of ``metrics.csv`` rows: losses on ``ax_loss``, D's outputs on ``ax_d``."""
+    epochs = [int(r["epoch"]) for r in rows]
+    for ax, curves in ((ax_loss, LOSS_CURVES), (ax_d, D_CURVES)):
+        for key, label in curves:
+            ax.plot(epochs, [float(r[key]) for r in rows], marker=".", label=label)
+    _label_axes(ax_loss, ax_d, "epoch", "(epoch means)")
     columns = dict.fromkeys(k for r in rows for k in r)
     extra = [k for k in columns if k.startswith("eval_") and k != "eval_n"]
     if extra:
@@ -104,6 +142,41 @@ def plot_history(path, rows):
             if points:
                 ax_eval.plot(*zip(*points), "k--", marker="x", label=key)
         ax_eval.legend(loc="upper center", fontsize="small")
+
+
+def _plot_steps(ax_loss, ax_d, steps):
+    """Per-step curves of ``steps.csv`` rows: raw (light) and smoothed, epoch ends dashed."""
+    x = np.array([int(r["step"]) for r in steps])
+    ends = [int(a["step"]) for a, b in zip(steps, steps[1:]) if a["epoch"] != b["epoch"]]
+    ends = ends[:: max(1, len(ends) // 50)]  # at most about 50 marks
+    for ax, curves in ((ax_loss, LOSS_CURVES), (ax_d, D_CURVES)):
+        for i, (key, label) in enumerate(curves):
+            values = np.array([float(r[key]) for r in steps])
+            color = f"C{i}"
+            ax.plot(x, values, color=color, alpha=0.25, linewidth=0.7)
+            ax.plot(x, smooth(values), color=color, linewidth=1.5, label=label)
+        for end in ends:
+            ax.axvline(end, color="grey", linewidth=0.6, linestyle=":")
+    _label_axes(ax_loss, ax_d, "step (dotted: epoch ends)", "per step (smoothed)")
+
+
+def plot_history(path, rows, steps=None):
+    """Write ``training.png``: losses and D's outputs per epoch, from ``metrics.csv``-style dict
+    rows (and their ``eval_*`` scores), under the per-step curves of ``steps`` (``steps.csv``
+    rows, raw and smoothed with epoch marks) when there are any: one PNG either way."""
+    plt = _matplotlib()
+    steps = [r for r in steps or () if r.get("d_loss") not in ("", None)]
+    if steps:
+        fig, axes = plt.subplots(2, 2, figsize=(11, 8), dpi=90)
+        _plot_steps(*axes[0], steps)
+        if rows:
+            _plot_epochs(*axes[1], rows)
+        else:
+            for ax in axes[1]:
+                ax.set_axis_off()
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), dpi=90)
+        _plot_epochs(*axes, rows)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -138,7 +138,8 @@ def check_image_outputs(run_dir, shape, capsys, tmp_path, varied=True):
     ok(["sample", "--ckpt", run_dir, "--n", 10, "--out", tmp_path / "s.npy"], capsys)
     images = np.load(tmp_path / "s.npy")
     assert images.shape == (10, h, w, c) and images.dtype == np.uint8
-    ok(["sample", "--ckpt", run_dir, "--n", 9, "--out", tmp_path / "grid.png"], capsys)
+    ok(["sample", "--ckpt", run_dir, "--n", 9, "--scale", 1, "--out", tmp_path / "grid.png"],
+       capsys)
     grid = iio.imread(tmp_path / "grid.png")
     assert grid.shape[:2] == (3 * (h + 2) + 2, 3 * (w + 2) + 2)
     ok(["sample", "--ckpt", run_dir, "--n", 3, "--out", tmp_path / "pngs"], capsys)
@@ -149,7 +150,7 @@ def check_image_outputs(run_dir, shape, capsys, tmp_path, varied=True):
     frames = iio.imread(run_dir / "training.gif", index=None)
     assert frames.shape[0] == (2 if varied else frames.shape[0])  # a frame per saved epoch
     assert iio.imread(run_dir / "evolution.png").shape[0] > 2 * h
-    ok(["animate", run_dir, "--interpolate", "--points", 3, "--steps", 4,
+    ok(["animate", run_dir, "--interpolate", "--scale", 1, "--points", 3, "--steps", 4,
         "--out", tmp_path / "walk.gif"], capsys)
     walk = iio.imread(tmp_path / "walk.gif", index=None)
     assert walk.shape[0] == (12 if varied else walk.shape[0])

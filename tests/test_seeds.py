@@ -229,11 +229,102 @@ def test_dcgan_is_the_papers():
 
 
 def test_initialisation_follows_the_seed_and_the_schemes_agree():
-    from gantool.models import layered, layers
+    from gantool.cli.train import train
+    from gantool.models import layers
+    from gantool.training.build import validate_step
 
-    assert layered.INIT_SCHEMES == layers.INIT_SCHEMES
+    choices = next(p for p in train.params if p.name == "init").type.choices
+    assert tuple(choices) == layers.INIT_SCHEMES
     first, again, other = (_init_models("torch", seed)[0].get_weights() for seed in (1, 1, 2))
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not np.array_equal(first[0], other[0])
-    with pytest.raises(UsageError, match="--init 'he' is not accepted"):
-        _config(init="he")
+    with pytest.raises(UsageError, match="^unknown init 'he'; choose one of: dcgan, "):
+        validate_step(_config(init="he"))
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_every_architecture_takes_init(arch):
+    """--init is common: glorot-uniform gives batch-norm gamma 1 and kernels within Glorot's
+    bound; the default (dcgan) keeps the builders' own N(0, 0.02) draws."""
+    own = ({"g_hidden": [16], "d_hidden": [16]} if arch == "mlp"
+           else {"g_filters": 4, "d_filters": 4})
+    config = TrainConfig.create(arch=arch, data_shape=[16, 16, 1], latent_dim=8, **own)
+    import keras
+
+    keras.utils.set_random_seed(0)  # mlp and dcgan draw dcgan weights from the global seed
+    default = build_models(config)
+    keras.utils.set_random_seed(0)
+    again = build_models(config)
+    assert all(np.array_equal(a, b) for a, b in zip(default[0].get_weights(),
+                                                    again[0].get_weights()))
+    glorot = build_models(config.replace(init="glorot-uniform"))
+    for model in glorot:
+        for layer in model.layers:
+            if type(layer).__name__ == "BatchNormalization":
+                assert np.all(layer.gamma.numpy() == 1)
+            elif getattr(layer, "kernel", None) is not None:
+                shape = layer.kernel.shape
+                receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+                bound = np.sqrt(6 / (receptive * (shape[-2] + shape[-1])))
+                assert np.abs(layer.kernel.numpy()).max() <= bound + 1e-7
+    kernels = [w for w in default[0].get_weights() if w.ndim > 1]
+    assert np.concatenate([k.ravel() for k in kernels]).std() == pytest.approx(0.02, rel=0.1)
+
+
+# update, g_latents, init, adam_epsilon and sample_every_steps as each seed's code does them
+SEED_TRAINING = {
+    "000_tf1_vanilla_mnist": ("alternating", "same", "glorot-uniform", 1e-8, None),
+    "001_torch_sine": ("alternating", "fresh", "torch", 1e-8, None),
+    "001_torch_mnist": ("alternating", "fresh", "torch", 1e-8, None),
+    "002_keras_dcgan_mnist": ("alternating", "fresh", "dcgan", 1e-7, None),
+    "003_mxnet_gaussian": ("alternating", "same", "dcgan", 1e-8, None),
+    "004_tf1_dcgan_svhn": ("simultaneous", "fresh", "glorot-uniform", 1e-8, 100),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEED_TRAINING))
+def test_seed_recipes_train_as_their_seeds(name):
+    from gantool.training.build import validate_step
+
+    path = SEEDS / f"{name}.toml"
+    config = TrainConfig.from_dict(read_toml(path), source=str(path))
+    validate_step(config)
+    assert (config.update, config.g_latents, config.init, config.adam_epsilon,
+            config.sample_every_steps) == SEED_TRAINING[name]
+    assert "TODO" not in path.read_text()
+
+
+# --- --summary, --dry-run summaries, --sample-every-steps ---------------------------------------
+
+
+def test_summary_prints_both_networks_and_writes_nothing(tmp_path, capsys):
+    from gantool.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--config", str(SEEDS / "001_torch_sine.toml"), "--summary",
+              "--out", str(tmp_path / "run")])
+    assert exit_info.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert 'Model: "generator"' in out and 'Model: "discriminator"' in out
+    assert "Total params: 658" in out and "Total params: 41,985" in out
+    assert out.count("Non-trainable params: 0") == 2
+    assert not (tmp_path / "run").exists()
+
+
+def test_sample_every_steps_writes_step_grids_that_the_gif_uses(tmp_path, capsys):
+    from gantool import animation
+    from gantool.cli import main
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--arch", "mlp", "--dataset", "ring", "--g-hidden", "8", "--d-hidden", "8",
+              "--latent-dim", "2", "--batch-size", "8", "--steps-per-epoch", "3", "--epochs",
+              "2", "--sample-every-steps", "2", "--no-tensorboard", "--quiet", "--dry-run",
+              "--out", str(run_dir)])
+    assert exit_info.value.code in (0, None)
+    assert "Total params" in capsys.readouterr().out  # --dry-run prints the summaries
+    names = sorted(p.name for p in (run_dir / "samples").glob("step_*"))
+    # --dry-run: 2 epochs of 2 steps; every 2 steps: after steps 2 and 4
+    assert names == ["step_0000002.npy", "step_0000002.png", "step_0000004.npy",
+                     "step_0000004.png"]
+    assert [t for t, _ in animation.sample_epochs(run_dir)] == ["step 2", "step 4"]

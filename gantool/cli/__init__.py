@@ -4,13 +4,16 @@ parse and call; the work lives in importable modules.
 TensorFlow is imported only inside commands that need it, so ``--help`` stays fast.
 """
 
+import os
 import sys
 
 import click
 
-from gantool import __version__
+from gantool import VERBOSE_ENV, QuietNativeStderr, __version__
 from gantool.cli.animate import animate
 from gantool.cli.evaluate import eval_command
+from gantool.cli.export import export_command
+from gantool.cli.project import project
 from gantool.cli.sample import sample
 from gantool.cli.train import train
 from gantool.errors import GantoolError
@@ -18,7 +21,10 @@ from gantool.errors import GantoolError
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="gantool")
-def cli():
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's start-up and warning lines "
+              f"(also ${VERBOSE_ENV}=1).")
+@click.pass_context
+def cli(ctx, verbose):
     """Train generative adversarial networks, sample from them and animate their training.
 
     \b
@@ -27,9 +33,12 @@ def cli():
       gantool sample --ckpt runs/ring --n 2000 --out ring.png
       gantool animate runs/ring
     """
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    ctx.with_resource(QuietNativeStderr())  # until the command returns or fails
 
 
-for _command in (train, sample, animate, eval_command):
+for _command in (train, sample, animate, eval_command, export_command, project):
     cli.add_command(_command)
 
 

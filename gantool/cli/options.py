@@ -99,9 +99,55 @@ def losses():
     return LOSSES
 
 
+SEED = click.IntRange(min=0, max=2**63 - 1)  # every seed in [0, 2**63) works
+
+
 def seed_option(default=0):
-    return click.option("--seed", type=int, default=default, show_default=True,
-                        help="Random seed (latents, data order, initialisation).")
+    return click.option("--seed", type=SEED, default=default, show_default=True,
+                        help="Random seed in [0, 2**63) (latents, data order, initialisation).")
+
+
+MAX_SEEDS = 10_000_000  # a --seeds list names at most this many seeds
+
+
+class SeedList(click.ParamType):
+    """Seeds and inclusive ranges, e.g. ``0-35,42`` -> [0, 1, ..., 35, 42]; each in [0, 2**63)."""
+
+    name = "N|A-B,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        seeds = []
+        for part in str(value).replace(" ", "").split(","):
+            low, _, high = part.partition("-")
+            try:
+                low, high = int(low), int(high or low)
+            except ValueError:
+                self.fail(f"{part!r} in {value!r} is not a seed N or a range A-B", param, ctx)
+            if not 0 <= low <= high < 2**63:
+                self.fail(f"{part!r}: seeds are whole numbers in [0, 2**63), ranges A-B with "
+                          "A <= B", param, ctx)
+            if len(seeds) + high - low + 1 > MAX_SEEDS:
+                self.fail(f"{value!r} names more than {MAX_SEEDS} seeds", param, ctx)
+            seeds.extend(range(low, high + 1))
+        return seeds
+
+
+def seeds_option(help_text="One sample per seed, e.g. 0-35,42: the same image for a seed "
+                 "whatever the batch (instead of --n and --seed)."):
+    return click.option("--seeds", type=SeedList(), help=help_text)
+
+
+def truncation_option():
+    return click.option("--truncation", type=click.FloatRange(min=0, min_open=True),
+                        metavar="PSI", help="Truncation trick: redraw latent components outside "
+                        "[-PSI, PSI] (uniform latents: U(-PSI, PSI)).")
+
+
+def scale_option(help_text="Upscale grids (nearest neighbour) by this factor [default: so that "
+                 "a grid is at least 512 pixels wide]."):
+    return click.option("--scale", type=click.IntRange(min=1, max=64), help=help_text)
 
 
 def out_option(help_text, default=None):

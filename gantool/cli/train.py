@@ -66,6 +66,8 @@ def architecture_setting_options():
               "(folder: and celeb_a default to 64).")
 @channels_option()
 @click.option("--max-examples", type=POSITIVE, help="Use only the first N training examples.")
+@click.option("--skip-bad-images", is_flag=True, help="folder: datasets: train on the images "
+              "that decode, with a warning naming the others (default: refuse the folder).")
 @click.option("--epochs", type=POSITIVE, default=DEFAULTS.epochs, show_default=True)
 @click.option("--batch-size", type=POSITIVE, default=DEFAULTS.batch_size, show_default=True,
               help="Global batch size (split across replicas).")
@@ -84,9 +86,20 @@ def architecture_setting_options():
               help="Adam beta_1.")
 @click.option("--beta2", type=FRACTION, default=DEFAULTS.beta2, show_default=True,
               help="Adam beta_2.")
+@click.option("--adam-epsilon", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              default=DEFAULTS.adam_epsilon, show_default=True,
+              help="Adam epsilon (Keras's; TensorFlow 1, PyTorch and MXNet use 1e-8).")
 @click.option("--label-smoothing", type=FRACTION, default=DEFAULTS.label_smoothing,
               show_default=True, help="One-sided: real labels become 1 - VALUE.")
 @seed_option()
+@click.option("--init", type=click.Choice(["dcgan", "glorot-uniform", "torch"]),
+              default=DEFAULTS.init, show_default=True, help="Initial weights: dcgan N(0, 0.02) "
+              "(BN gamma N(1, 0.02)), glorot-uniform (TensorFlow 1 / Keras), torch (PyTorch's).")
+@click.option("--update", type=click.Choice(["simultaneous", "alternating"]),
+              default=DEFAULTS.update, show_default=True, help="simultaneous: D and G from one "
+              "forward pass; alternating: D's update, then G's through the updated D.")
+@click.option("--g-latents", type=click.Choice(["fresh", "same"]), default=DEFAULTS.g_latents,
+              show_default=True, help="Alternating: G's step draws fresh latents or reuses D's.")
 @click.option("--d-steps", "--n-critic", "d_steps", type=POSITIVE, default=DEFAULTS.d_steps,
               show_default=True, help="Discriminator steps per generator step (each on its own "
               "real batch; wgan-gp defaults to 5).")
@@ -107,11 +120,18 @@ def architecture_setting_options():
               help="PacGAN: D judges this many samples at once.")
 @click.option("--conditional", is_flag=True, help="Class-conditional G and D (labelled data: "
               "tfds labels, folder: sub-folders, npz: y_train).")
+@click.option("--init-from", metavar="RUN_OR_CHECKPOINT", help="Transfer learning: start from "
+              "this run's (or checkpoint's) G and D weights (and EMA), optimisers fresh; same "
+              "architecture settings and data shape, any dataset.")
+@click.option("--freeze-d", type=click.IntRange(min=0), default=DEFAULTS.freeze_d,
+              show_default=True, help="FreezeD: keep D's first N weight layers fixed.")
 @out_option("Run directory (default: runs/ARCH-DATASET-TIME).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--force", is_flag=True, help="Delete an existing --out and start again.")
 @click.option("--sample-every", type=POSITIVE, default=DEFAULTS.sample_every, show_default=True,
               help="Save a fixed-latent sample grid every N epochs.")
+@click.option("--sample-every-steps", type=POSITIVE, help="Also save the fixed-latent samples "
+              "every N steps (samples/step_NNNNNNN.png/.npy; the GIF then uses them).")
 @click.option("--checkpoint-every", type=POSITIVE, default=DEFAULTS.checkpoint_every,
               show_default=True, help="Save a checkpoint every N epochs.")
 @click.option("--keep", type=POSITIVE, default=DEFAULTS.keep, show_default=True,
@@ -139,7 +159,10 @@ def architecture_setting_options():
               show_default=True, help="Training steps per call into TensorFlow (fewer Python "
               "round trips: faster for small models; logs then see every Nth step). Lowered to "
               "a divisor of the steps per epoch.")
-@click.option("--dry-run", is_flag=True, help="A couple of steps of everything (smoke test).")
+@click.option("--dry-run", is_flag=True, help="A couple of steps of everything (smoke test); "
+              "prints both networks' summaries.")
+@click.option("--summary", is_flag=True, help="Build the networks, print their Keras summaries "
+              "(parameter counts) and exit: no training, no run directory.")
 @click.option("--eval-every", type=POSITIVE, help="Every N epochs (and after the last) score the "
               "generator: FID (images) or mode metrics (ring/grid), as eval_* columns in "
               "metrics.csv and the plot.")
@@ -148,10 +171,14 @@ def architecture_setting_options():
 @inception_weights_option()
 @quiet_option()
 @click.pass_context
-def train(ctx, config_file, resume, force, quiet, **options):
+def train(ctx, config_file, resume, force, quiet, summary, **options):
     """Train a GAN and write a self-describing run directory."""
     config, explicit = config_from_command_line(ctx, config_file, options)
     quiet_tensorflow()
+    if summary:
+        from gantool.training.build import summarise
+
+        return summarise(config)
     from gantool.training import train as run_training
 
     result = run_training(config, resume=resume, force=force, explicit=explicit,

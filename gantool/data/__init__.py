@@ -78,6 +78,7 @@ for _name, _loader, _description in (
 ):
     DATASETS.register(_name, _loader, description=_description)
 del _name, _loader, _description
+DATASETS.register("shapes", "gantool.data.shapes:load_shapes", description="32x32 RGB discs, squares and triangles on plain backgrounds, 3 classes (drawn from --seed, 10k train; no download)")  # noqa: E501
 
 SOURCE_PREFIXES = ("folder:", "npz:", "npy:")
 
@@ -155,12 +156,16 @@ def load_dataset(
     channels=None,
     max_examples=None,
     seed=0,
+    skip_bad_images=False,
 ):
     """Load the dataset ``spec`` (a registered name or ``folder:``/``npz:``/``npy:`` source).
 
     ``image_size`` resizes images to a square of that side (centre-cropping non-square ones),
     ``channels`` (1 or 3) converts RGB <-> grey, ``max_examples`` keeps the first examples only,
     ``seed`` drives the toy generators and ``split``/``data_dir`` are passed to tfds.
+    ``skip_bad_images`` (``folder:`` only) uses the images that decode, with a warning, instead
+    of refusing a folder with unreadable files. The data is checked here, before any model is
+    built: dtype, shape, channels (1, 3 or 4, alpha dropped), finite points, class ids.
     Returns a :class:`~gantool.data.source.DataSource`; raises :class:`UsageError` for bad input and
     :class:`~gantool.errors.GantoolError` when a dataset cannot be downloaded.
     """
@@ -172,7 +177,7 @@ def load_dataset(
     if prefix == "folder:":
         from gantool.data.folder import load_folder
 
-        return load_folder(spec, path, **options)
+        return load_folder(spec, path, skip_bad_images=skip_bad_images, **options)
     if prefix in ("npz:", "npy:"):
         from gantool.data.arrays import load_arrays
 

@@ -39,14 +39,25 @@ class DataSource:
         return len(self.class_names) if self.class_names else None
 
 
-def image_array(name, images):
-    """Check uint8 images (N, H, W) (grey) or (N, H, W, C), N >= 1: -> uint8 (N, H, W, C).
+# Channels an image array may have: grey, RGB, or RGBA (its alpha channel is dropped).
+IMAGE_CHANNELS = (1, 3, 4)
+# Class ids must lie below this: a stray huge id must not make millions of class names.
+MAX_CLASSES = 100_000
 
-    Raises :class:`UsageError` naming the dataset ``name`` for another dtype or shape.
+
+def image_array(name, images):
+    """Check uint8 images (N, H, W) (grey) or (N, H, W, C), N, H, W >= 1 and C in 1, 3, 4:
+    -> uint8 (N, H, W, C). A 4th (alpha) channel is kept here and dropped by the loaders'
+    conversion (:func:`gantool.data.images.convert_channels`): RGBA trains as RGB.
+
+    Raises :class:`UsageError` naming the dataset ``name`` for another dtype, shape or channels.
     """
     import numpy as np
 
     images = np.asarray(images)
+    if images.dtype == object:
+        raise UsageError(f"dataset {name!r}: the array holds Python objects; uint8 images "
+                         f"(0..255) are expected")
     if images.dtype != np.uint8:
         raise UsageError(
             f"dataset {name!r}: the array has dtype {images.dtype}; uint8 images (0..255) are "
@@ -54,10 +65,15 @@ def image_array(name, images):
         )
     if images.ndim == 3:
         images = images[..., np.newaxis]
-    if images.ndim != 4 or len(images) == 0:
+    if images.ndim != 4 or 0 in images.shape[:3]:
         raise UsageError(
             f"dataset {name!r}: the array has shape {images.shape}; expected (N, H, W) or "
             f"(N, H, W, C) images with N >= 1"
+        )
+    if images.shape[-1] not in IMAGE_CHANNELS:
+        raise UsageError(
+            f"dataset {name!r}: the images have {images.shape[-1]} channels (shape "
+            f"{images.shape}); expected 1 (grey), 3 (RGB) or 4 (RGBA, alpha dropped)"
         )
     return images
 
@@ -72,7 +88,15 @@ def point_array(name, points):
             f"dataset {name!r}: the array has dtype {points.dtype} and shape {points.shape}; "
             f"expected float (N, 2) points with N >= 1, or uint8 images"
         )
-    return points.astype(np.float32, copy=False)
+    finite = np.isfinite(points)
+    if not finite.all():
+        raise UsageError(f"dataset {name!r}: {int((~finite).any(axis=1).sum())} of {len(points)} "
+                         f"points hold NaN or infinite values")
+    with np.errstate(over="ignore"):
+        points = points.astype(np.float32, copy=False)
+    if not np.isfinite(points).all():
+        raise UsageError(f"dataset {name!r}: some points are too large for float32")
+    return points
 
 
 def _class_ids(name, labels, n, class_names=None):
@@ -89,6 +113,9 @@ def _class_ids(name, labels, n, class_names=None):
             f"dataset {name!r}: the labels have dtype {ids.dtype} and shape {ids.shape}; "
             f"expected integer class ids ({n},), one per example"
         )
+    if class_names is None and ids.max() >= MAX_CLASSES:
+        raise UsageError(f"dataset {name!r}: a class id is {ids.max()}; class ids must lie in "
+                         f"[0, {MAX_CLASSES}), numbered from 0")
     if class_names is None:
         class_names = [str(i) for i in range(int(ids.max()) + 1)]
     if ids.min() < 0 or ids.max() >= len(class_names):

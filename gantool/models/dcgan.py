@@ -46,7 +46,13 @@ def check_data_shape(data_shape):
 def build_generator(config, data_shape):
     import keras
 
-    from gantool.models.layers import batch_norm, label_input, weight_init, with_label_embedding
+    from gantool.models.layers import (
+        batch_norm,
+        initialised,
+        label_input,
+        weight_init,
+        with_label_embedding,
+    )
 
     size, _, channels = data_shape
     n = _upsamplings(size)
@@ -72,7 +78,8 @@ def build_generator(config, data_shape):
     x = keras.layers.Conv2DTranspose(channels, KERNEL_SIZE, strides=2, padding="same",
                                      activation="tanh", kernel_initializer=weight_init(),
                                      name="output", dtype="float32")(x)
-    return keras.Model([z, label] if config.conditional else z, x, name="generator")
+    model = keras.Model([z, label] if config.conditional else z, x, name="generator")
+    return initialised(model, config, 0, drawn_as_dcgan=True)
 
 
 def _discriminator_norm(config):
@@ -94,8 +101,8 @@ def build_discriminator(config, data_shape):
     from gantool.models.layers import (
         discriminator_input_shape,
         discriminator_layer,
+        discriminator_model,
         label_input,
-        projection_logits,
         weight_init,
     )
 
@@ -112,9 +119,7 @@ def build_discriminator(config, data_shape):
             x = _discriminator_norm(config)(x)
         x = keras.layers.LeakyReLU(negative_slope=D_LEAKY_SLOPE)(x)
     x = keras.layers.Flatten()(x)
-    logits = projection_logits(x, label, config)
-    inputs = [samples, label] if config.conditional else samples
-    return keras.Model(inputs, logits, name="discriminator")
+    return discriminator_model(samples, label, x, config)
 
 
 register_architecture(Architecture("dcgan", build_generator, build_discriminator,

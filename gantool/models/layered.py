@@ -21,8 +21,8 @@ Fields are checked when the config is made (a :class:`~gantool.errors.UsageError
 layer, counted from 1, its type and the field); shapes when the models are built.
 ``--spectral-norm`` wraps D's dense and convolution layers, ``--pack`` widens D's input, and
 ``--conditional`` concatenates a label embedding to G's latents and turns D's last layer (which
-must be ``dense`` with ``units = 1``) into a projection head. ``init`` picks the initialisation
-of kernels, biases and batch-norm gamma (:func:`gantool.models.layers.initializers`).
+must be ``dense`` with ``units = 1``) into a projection head. The common ``--init`` picks the
+initialisation of kernels, biases and batch-norm gamma (:func:`gantool.models.layers.initializers`).
 """
 
 import math
@@ -30,9 +30,6 @@ import math
 from gantool.errors import UsageError
 from gantool.models.architecture import Architecture, register_architecture
 from gantool.settings import REQUIRED, Setting, check_tables
-
-# gantool.models.layers.INIT_SCHEMES, spelled out here so that listing settings needs no Keras
-INIT_SCHEMES = ("dcgan", "glorot-uniform", "torch")
 
 _BIAS = Setting("bias", "bool", True, "add a bias")
 _CONV = (
@@ -78,8 +75,6 @@ SETTINGS = (
         {"type": "dense", "units": 256}, {"type": "leaky_relu"}, {"type": "dense", "units": 1}]),
         "discriminator layers, data in, one logit out ([[discriminator]] tables)",
         tables=LAYER_TYPES),
-    Setting("init", "str", "dcgan", "initialisation: dcgan N(0, 0.02), glorot-uniform "
-            "(TensorFlow 1 / Keras), torch (PyTorch's defaults)", choices=INIT_SCHEMES),
 )
 EXAMPLE_SHAPES = ((2,), (28, 28, 1), (32, 32, 3))
 
@@ -179,7 +174,7 @@ def build_generator(config, data_shape):
     """Latents (N, latent_dim) [and labels (N,)] -> samples (N, *data_shape), float32."""
     import keras
 
-    from gantool.models.layers import initialise, label_input, with_label_embedding
+    from gantool.models.layers import initialised, label_input, with_label_embedding
 
     z = keras.Input((config.latent_dim,), name="z")
     inputs, x = z, z
@@ -189,7 +184,7 @@ def build_generator(config, data_shape):
     x = _apply(config.generator, x, "generator", config, data_shape)
     _expect(x, data_shape, "generator", config.generator, "the data's shape")
     x = keras.layers.Activation("linear", dtype="float32", name="output")(x)  # float32 out
-    return initialise(keras.Model(inputs, x, name="generator"), config.init, 2 * config.seed)
+    return initialised(keras.Model(inputs, x, name="generator"), config, 0)
 
 
 def _projection_head(tables):
@@ -208,7 +203,7 @@ def build_discriminator(config, data_shape):
 
     from gantool.models.layers import (
         discriminator_input_shape,
-        initialise,
+        initialised,
         label_input,
         projection_logits,
     )
@@ -226,8 +221,7 @@ def build_discriminator(config, data_shape):
     _expect(x, (1,), "discriminator", config.discriminator, "one logit per sample")
     x = keras.layers.Activation("linear", dtype="float32", name="output")(x)
     inputs = [samples, label] if config.conditional else samples
-    return initialise(keras.Model(inputs, x, name="discriminator"), config.init,
-                      2 * config.seed + 1)
+    return initialised(keras.Model(inputs, x, name="discriminator"), config, 1)
 
 
 register_architecture(Architecture(

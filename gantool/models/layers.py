@@ -129,6 +129,15 @@ def initialise(model, name, seed=None):
     return model
 
 
+def initialised(model, config, net, drawn_as_dcgan=False):
+    """``model`` under scheme ``config.init`` (:func:`initialise`, seeded 2 * seed + ``net``: 0
+    for the generator, 1 for the discriminator). ``drawn_as_dcgan``: the builder's layers already
+    draw the dcgan scheme (mlp, dcgan), so ``--init dcgan`` keeps those weights as they were."""
+    if drawn_as_dcgan and config.init == "dcgan":
+        return model
+    return initialise(model, config.init, 2 * config.seed + net)
+
+
 @keras.saving.register_keras_serializable(package="gantool")
 class LogitDifference(keras.layers.Layer):
     """(N, 2) scores of a two-way softmax over (fake, real) -> (N, 1) logit ``real - fake``.
@@ -141,6 +150,15 @@ class LogitDifference(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)
+
+
+def discriminator_model(samples, label, features, config):
+    """mlp's and dcgan's discriminator from its ``features`` (N, F): the (projection) logits
+    (N, 1) as a Model of ``samples`` [and ``label``], under ``config.init``."""
+    logits = projection_logits(features, label, config)
+    inputs = [samples, label] if config.conditional else samples
+    model = keras.Model(inputs, logits, name="discriminator")
+    return initialised(model, config, 1, drawn_as_dcgan=True)
 
 
 def activation(name, leaky_slope):

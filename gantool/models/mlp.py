@@ -37,7 +37,13 @@ def _is_image(data_shape):
 def build_generator(config, data_shape):
     import keras
 
-    from gantool.models.layers import activation, label_input, weight_init, with_label_embedding
+    from gantool.models.layers import (
+        activation,
+        initialised,
+        label_input,
+        weight_init,
+        with_label_embedding,
+    )
 
     z = keras.Input((config.latent_dim,), name="z")
     inputs, x = [z], z
@@ -56,7 +62,8 @@ def build_generator(config, data_shape):
         dtype="float32",  # float32 outputs under mixed precision
     )(x)
     x = keras.layers.Reshape(data_shape, dtype="float32")(x)
-    return keras.Model(inputs if config.conditional else z, x, name="generator")
+    model = keras.Model(inputs if config.conditional else z, x, name="generator")
+    return initialised(model, config, 0, drawn_as_dcgan=True)
 
 
 def build_discriminator(config, data_shape):
@@ -66,8 +73,8 @@ def build_discriminator(config, data_shape):
         activation,
         discriminator_input_shape,
         discriminator_layer,
+        discriminator_model,
         label_input,
-        projection_logits,
         weight_init,
     )
 
@@ -80,9 +87,7 @@ def build_discriminator(config, data_shape):
         x = activation(config.d_activation, config.leaky_slope)(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout)(x)
-    logits = projection_logits(x, label, config)
-    inputs = [samples, label] if config.conditional else samples
-    return keras.Model(inputs, logits, name="discriminator")
+    return discriminator_model(samples, label, x, config)
 
 
 register_architecture(Architecture("mlp", build_generator, build_discriminator,

@@ -3,9 +3,32 @@
 import keras
 import tensorflow as tf
 
+from gantool.config import validate
 from gantool.errors import UsageError
-from gantool.gan import GAN
+from gantool.fieldtypes import seed_bits
+from gantool.gan import GAN, UPDATES
 from gantool.models import build_models
+from gantool.models.layers import INIT_SCHEMES
+from gantool.training.schedule import load_data
+from gantool.training.transfer import freeze_first_layers
+
+G_LATENTS = ("fresh", "same")
+
+
+def validate_step(config):
+    """Check the settings of the step built here (--update, --g-latents, --init,
+    --adam-epsilon): a one-line :class:`UsageError` naming the value and the choices."""
+    for name, choices in (("update", UPDATES), ("g_latents", G_LATENTS), ("init", INIT_SCHEMES)):
+        value = getattr(config, name)
+        if value not in choices:
+            raise UsageError(f"unknown {name.replace('_', '-')} {value!r}; choose one of: "
+                             f"{', '.join(choices)}")
+    if not (isinstance(config.adam_epsilon, float) and 0 < config.adam_epsilon < 1):
+        raise UsageError(f"adam-epsilon must be in (0, 1), e.g. 1e-8, got {config.adam_epsilon!r}")
+    alternating = config.update == "alternating" or config.d_steps > 1 or config.g_steps > 1
+    if config.g_latents == "same" and not alternating:
+        raise UsageError("--g-latents same needs --update alternating (or --d-steps/--g-steps "
+                         "> 1): the simultaneous update has one set of latents")
 
 
 def set_precision(precision):
@@ -13,9 +36,11 @@ def set_precision(precision):
 
 
 def adam(config, learning_rate, ema=None):
-    """Adam with the run's betas; ``--ema``: Keras's optimizer keeps the moving average of the
-    weights it updates (saved with the optimizer in checkpoints; see sampling.load_generator)."""
+    """Adam with the run's betas and epsilon (``--adam-epsilon``, Keras's 1e-7 by default);
+    ``--ema``: Keras's optimizer keeps the moving average of the weights it updates (saved with
+    the optimizer in checkpoints; see sampling.load_generator)."""
     optimizer = keras.optimizers.Adam(learning_rate, beta_1=config.beta1, beta_2=config.beta2,
+                                      epsilon=config.adam_epsilon,
                                       use_ema=ema is not None,
                                       ema_momentum=ema if ema is not None else 0.99)
     if config.precision == "mixed_float16":
@@ -28,22 +53,48 @@ def build_gan(config, strategy, total_steps=None, steps_per_execution=1):
     built, weights initialised from ``config.seed``."""
     set_precision(config.precision)
     with strategy.scope():
-        keras.utils.set_random_seed(config.seed)
+        keras.utils.set_random_seed(seed_bits(config.seed, 32))  # numpy's legacy seed: 32 bits
         try:
             generator, discriminator = build_models(config)
         except ValueError as e:
             raise UsageError(f"--arch {config.arch}: {e}") from None
+        freeze_first_layers(discriminator, config.freeze_d)  # before compile: D's optimiser skips
         gan = GAN(generator, discriminator, latent_dim=config.latent_dim,
                   latent_dist=config.latent_dist, loss=config.loss,
-                  label_smoothing=config.label_smoothing, seed=config.seed,
+                  label_smoothing=config.label_smoothing, seed=seed_bits(config.seed, 31),
                   d_steps=config.d_steps, g_steps=config.g_steps, gp_weight=config.gp_weight,
                   r1_gamma=config.r1, instance_noise=config.instance_noise,
-                  total_steps=total_steps, pack=config.pack, conditional=config.conditional)
+                  total_steps=total_steps, pack=config.pack, conditional=config.conditional,
+                  update=config.update, same_latents=config.g_latents == "same")
         gan.compile(d_optimizer=adam(config, config.d_learning_rate),
                     g_optimizer=adam(config, config.g_learning_rate, config.ema),
                     jit_compile=config.jit, steps_per_execution=steps_per_execution)
         gan.build_optimizers()
     return gan
+
+
+def print_summaries(generator, discriminator, print_fn=print):
+    """Both networks' Keras summaries (layers, output shapes, total, trainable and
+    non-trainable parameter counts), as the tutorials print them."""
+    for model in (generator, discriminator):
+        model.summary(print_fn=print_fn)
+
+
+def summarise(config):
+    """``gantool train --summary``: build ``config``'s networks for its data's shape and print
+    their summaries, without training or writing anything."""
+    validate(config)
+    validate_step(config)
+    _, shaped = load_data(config.replace(dry_run=True))  # a handful of examples give the shape
+    config = config.replace(data_shape=shaped.data_shape, data_kind=shaped.data_kind,
+                            num_classes=shaped.num_classes)
+    set_precision(config.precision)
+    keras.utils.set_random_seed(seed_bits(config.seed, 32))
+    try:
+        generator, discriminator = build_models(config)
+    except ValueError as e:
+        raise UsageError(f"--arch {config.arch}: {e}") from None
+    print_summaries(generator, discriminator)
 
 
 def scalar_logs_under_multi_worker(gan, strategy):

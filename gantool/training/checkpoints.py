@@ -7,6 +7,9 @@ at the latest *complete* checkpoint. Checkpoints are numbered by training step; 
 and how they are found is :mod:`gantool.rundir`'s.
 """
 
+import shutil
+import sys
+
 import numpy as np
 import tensorflow as tf
 
@@ -33,9 +36,22 @@ class RunCheckpoint:
             # Dropout's random state, so that a resumed run draws the same masks.
             rng_states=random_states(gan.generator, gan.discriminator),
         )
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory),
-                                                  max_to_keep=keep,
-                                                  checkpoint_name=rundir.CHECKPOINT_PREFIX[:-1])
+        self.manager = self._manager(directory, keep)
+
+    def _manager(self, directory, keep):
+        """The CheckpointManager of ``directory``; an unreadable ``checkpoint`` index file (empty,
+        binary) is rewritten from the checkpoint files there, with a warning."""
+        def make():
+            return tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=keep,
+                                              checkpoint_name=rundir.CHECKPOINT_PREFIX[:-1])
+        try:
+            return make()
+        except Exception as e:  # noqa: BLE001 (UnicodeDecodeError, protobuf ParseError, ...)
+            index = rundir.Path(directory) / "checkpoint"
+            print(f"warning: {index} is unreadable ({type(e).__name__}); rebuilt from the "
+                  "checkpoint files", file=sys.stderr)
+            _write_index(index, rundir.checkpoints(directory))
+            return make()
 
     @property
     def latest(self):
@@ -52,25 +68,86 @@ class RunCheckpoint:
                                        f"not saving (latest good checkpoint: {self.latest})")
         self.step.assign(step)
         self.epoch.assign(epoch)
+        temps = rundir.Path(self.manager.directory).glob
+        before = set(temps(f"*-{step}_temp*"))
         try:
             return self.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as e:
+            for temp in set(temps(f"*-{step}_temp*")) - before:  # this save's partial files
+                shutil.rmtree(temp, ignore_errors=True) if temp.is_dir() else temp.unlink(True)
             reason = getattr(e, "message", None) or str(e)
             raise GantoolError(f"could not write a checkpoint to {self.manager.directory} "
                                f"({reason.splitlines()[0]}); the previous checkpoint "
                                f"{self.latest} is kept") from None
 
     def restore(self, path=None):
-        """Restore ``path`` (default: the latest); returns ``(step, epoch)`` saved with it."""
-        path = path or self.latest
+        """Restore ``path`` (default: the latest), or where it is damaged the newest intact
+        checkpoint before it (see :func:`newest_intact`); returns ``(step, epoch)`` saved with
+        it. After a fallback the ``checkpoint`` index names the restored one, so that training
+        writes over the damaged ones."""
+        path = path or self.latest or rundir.latest_checkpoint(self.manager.directory)
         if path is None:
             raise UsageError(f"no checkpoint to resume from in {self.manager.directory}")
+        intact = newest_intact(path)
         try:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
+            self.checkpoint.restore(intact).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as e:
-            raise UsageError(f"checkpoint {path} does not match this run's models: "
+            raise UsageError(f"checkpoint {intact} does not match this run's models: "
                              f"{str(e).splitlines()[0]}") from None
+        if intact != self.latest:
+            self._restart_manager(intact)
         return int(self.step.numpy()), int(self.epoch.numpy())
+
+    def _restart_manager(self, latest):
+        directory, keep = self.manager.directory, self.manager._max_to_keep
+        older = [p for p in reversed(rundir.checkpoints(directory))
+                 if rundir.step_of(p) < rundir.step_of(latest) and damage(p) is None]
+        _write_index(rundir.Path(directory) / "checkpoint", [latest, *reversed(older)])
+        self.manager = self._manager(directory, keep)
+
+
+def _write_index(path, prefixes):
+    """TensorFlow's ``checkpoint`` index file naming ``prefixes`` (newest first); none: removed."""
+    if not prefixes:
+        path.unlink(missing_ok=True)
+        return
+    names = [rundir.Path(p).name for p in prefixes]
+    lines = [f'model_checkpoint_path: "{names[0]}"',
+             *(f'all_model_checkpoint_paths: "{n}"' for n in reversed(names))]
+    rundir.write_text(path, "\n".join(lines) + "\n")
+
+
+def damage(prefix):
+    """None when every tensor of checkpoint ``prefix`` reads back, else why not (one line):
+    a truncated ``.data`` or ``.index`` file, a missing one."""
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        for key in reader.get_variable_to_shape_map():
+            reader.get_tensor(key)
+    except (IndexError, ValueError, OSError, RuntimeError, tf.errors.OpError) as e:
+        text = getattr(e, "message", None) or str(e) or type(e).__name__
+        return text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    return None
+
+
+def newest_intact(prefix):
+    """``prefix`` when it reads back, else the newest older checkpoint beside it that does,
+    with a one-line warning naming each damaged one; none intact is a :class:`GantoolError`."""
+    step = rundir.step_of(prefix)
+    older = [p for p in rundir.checkpoints(rundir.Path(prefix).parent)
+             if rundir.step_of(p) < step]
+    damaged = []  # (prefix, why)
+    for candidate in [str(prefix), *sorted(older, key=rundir.step_of, reverse=True)]:
+        problem = damage(candidate)
+        if problem is None:
+            if damaged:
+                more = f"; {len(damaged) - 1} more damaged" if len(damaged) > 1 else ""
+                print(f"warning: checkpoint {damaged[0][0]} is damaged ({damaged[0][1]}); using "
+                      f"{candidate}{more}", file=sys.stderr)
+            return candidate
+        damaged.append((candidate, problem))
+    more = f", and so are the {len(damaged) - 1} before it" if len(damaged) > 1 else ""
+    raise GantoolError(f"no intact checkpoint: {damaged[0][0]} is damaged ({damaged[0][1]}){more}")
 
 
 def random_states(*models):

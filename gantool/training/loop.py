@@ -6,6 +6,7 @@ data (:func:`~gantool.training.schedule.load_data`), builds the GAN and restores
 and reports how it ended (:func:`finish`).
 """
 
+import contextlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -15,10 +16,15 @@ import tensorflow as tf
 
 from gantool import rundir
 from gantool.config import validate
-from gantool.distribute import is_chief, make_strategy
+from gantool.distribute import is_chief, make_strategy, tf_config
 from gantool.errors import GantoolError
 from gantool.sampling import SamplingGenerator
-from gantool.training.build import build_gan, scalar_logs_under_multi_worker
+from gantool.training.build import (
+    build_gan,
+    print_summaries,
+    scalar_logs_under_multi_worker,
+    validate_step,
+)
 from gantool.training.callbacks import (
     Checkpointer,
     FixedSamples,
@@ -35,6 +41,7 @@ from gantool.training.checkpoints import RunCheckpoint
 from gantool.training.schedule import load_data, schedule_for, steps_per_execution
 from gantool.training.signals import Interrupted, stop_requests
 from gantool.training.state import TrainingState
+from gantool.training.transfer import load_init_weights, resolve_init_from
 
 
 @dataclass
@@ -54,21 +61,31 @@ def train(config, *, resume=False, force=False, explicit=None, progress=True):
     Raises GantoolError/UsageError on failure, Interrupted on SIGINT/SIGTERM.
     """
     validate(config)
-    chief = is_chief()
-    config, run_dir = rundir.prepare_run_dir(config, resume=resume, force=force,
-                                             explicit=explicit, create=chief)
-    strategy = make_strategy(config.strategy, config.cpu_devices, config.tpu)
-    out_dir = run_dir if chief else Path(tempfile.mkdtemp(prefix="gantool-worker-"))
-    try:
-        return train_into(config, run_dir, out_dir, strategy, resume, progress and chief)
-    finally:
-        if not chief:
-            shutil.rmtree(out_dir, ignore_errors=True)
+    validate_step(config)
+    if config.strategy == "multi-worker":
+        tf_config()  # a malformed TF_CONFIG is a usage error before anything starts
+    chief = is_chief(config.strategy)
+    if not resume:  # one run-directory name, also for the default runs/ARCH-DATASET-TIME
+        config = config.replace(out=str(rundir.target_dir(config)))
+    # the chief holds the run directory's lock from before it touches it (--force deletes)
+    lock = rundir.RunLock(rundir.target_dir(config), create=not resume)
+    with lock if chief else contextlib.nullcontext():
+        config, run_dir = rundir.prepare_run_dir(config, resume=resume, force=force,
+                                                 explicit=explicit, create=chief)
+        strategy = make_strategy(config.strategy, config.cpu_devices, config.tpu)
+        out_dir = run_dir if chief else Path(tempfile.mkdtemp(prefix="gantool-worker-"))
+        try:
+            return train_into(config, run_dir, out_dir, strategy, resume, progress and chief)
+        finally:
+            if not chief:
+                shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def train_into(config, run_dir, out_dir, strategy, resume, progress):
     """Train into ``out_dir`` (``run_dir``, or a worker's scratch directory)."""
     source, config = load_data(config, resume)
+    if not resume:  # --init-from: check the networks match, name the checkpoint
+        config = resolve_init_from(config)
     schedule = schedule_for(config, source)
     gan, checkpoint, start_step = build(config, strategy, schedule, run_dir, out_dir, resume,
                                         progress)
@@ -101,9 +118,13 @@ def build(config, strategy, schedule, run_dir, out_dir, resume, progress):
     gan = build_gan(config, strategy, total_steps=schedule.total_steps,
                     steps_per_execution=per_execution)
     scalar_logs_under_multi_worker(gan, strategy)
+    if config.dry_run and out_dir == run_dir:  # the chief, even with --quiet
+        print_summaries(gan.generator, gan.discriminator)
     with strategy.scope():
         checkpoint = RunCheckpoint(gan, rundir.checkpoint_dir(out_dir), keep=config.keep)
     start_step = checkpoint.restore(resume_from)[0] if resume else 0
+    if config.init_from and not resume:
+        load_init_weights(gan, config)
     return gan, checkpoint, start_step
 
 
@@ -121,7 +142,7 @@ def make_callbacks(config, state, log, gan, checkpoint, source, out_dir, progres
     callbacks += [TrainingPlot(out_dir, state, log.history),
                   Checkpointer(checkpoint, out_dir, state, config.checkpoint_every),
                   SampleWriter(out_dir, state, sampler, FixedSamples.for_run(config, source),
-                               config.sample_every, writer)]
+                               config.sample_every, writer, config.sample_every_steps)]
     if config.eval_every and evaluate:
         from gantool.training.evaluator import Evaluator
 

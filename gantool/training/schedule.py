@@ -35,7 +35,8 @@ def load_data(config, resume=False):
     if config.dry_run:
         max_examples = min(max_examples or 10**12, config.batch_size * DRY_RUN_STEPS)
     source = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
-                          channels=config.channels, max_examples=max_examples, seed=config.seed)
+                          channels=config.channels, max_examples=max_examples, seed=config.seed,
+                          skip_bad_images=config.skip_bad_images)
     if resume and list(config.data_shape) != list(source.shape):
         raise UsageError(f"dataset {config.dataset} now gives shape {tuple(source.shape)}, the run "
                          f"was trained on {tuple(config.data_shape)}")
