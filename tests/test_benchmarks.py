@@ -19,5 +19,6 @@ def test_gpu_check_dry_run_writes_its_table(tmp_path):
     assert rows, text
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert cells[1] == "float32" and cells[2] == "32"
-    assert float(cells[3]) > 0 and float(cells[4]) > 0  # images/s of gantool and baseline
+    rates = [float(c.replace(",", "")) for c in cells[3:5]]  # images/s of gantool, baseline
+    assert min(rates) > 0
     assert "| 2  " in text and "PASS" in text, text  # the 2-replica check agreed

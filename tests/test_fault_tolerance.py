@@ -186,7 +186,10 @@ def test_resume_after_sigterm_in_process_is_exact(reference, stop_step, tmp_path
     assert_same_metrics(run_dir, reference)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("signum", [
+    signal.SIGTERM,
+    # SIGINT takes the same handler (signals.stop_requests); the in-process tests cover it
+    pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGTERM", "SIGINT"])
 def test_signal_to_a_training_process_saves_and_resumes_exactly(reference, signum, tmp_path,
                                                                 capsys):
     """A real process gets the signal shortly after its first epoch ends (so mid-epoch 2):
@@ -293,7 +296,9 @@ def count(marks, phase):
 # "merge" is ckpt-4's, the 3rd "state" ckpt-2's first. With --keep 3 the save of ckpt-6 deletes
 # ckpt-0: its .index (1st "sweep"), then its .data (2nd "sweep").
 @pytest.mark.parametrize("phase,occurrence,seed", [
-    ("merge", 3, 0), ("state", 3, 1), ("sweep", 2, 2), ("random", None, 3),
+    # the default run kills inside one write phase and at a random time; every phase: test-all
+    ("merge", 3, 0), pytest.param("state", 3, 1, marks=pytest.mark.slow),
+    pytest.param("sweep", 2, 2, marks=pytest.mark.slow), ("random", None, 3),
 ])
 def test_sigkill_leaves_a_loadable_checkpoint_and_resumes_exactly(
         kill_reference, phase, occurrence, seed, tmp_path, capsys):
