@@ -18,7 +18,7 @@ OUT=${OUT:-benchmarks/gpu_check.md}
 LOG=$(mktemp -d)
 if [[ $DRY == 1 ]]; then
     DEVICE=/CPU:0; CASE="sine"; BATCHES="32"; PRECISIONS="float32"
-    BUDGET=(--repeats 1 --steps 2); LIMIT=120
+    BUDGET=(--repeats 1 --steps 2); LIMIT=300
 else
     DEVICE=/GPU:0; CASE="dcgan 32x32x3"; BATCHES="128 512"
     PRECISIONS="float32 mixed_float16 mixed_bfloat16"; BUDGET=(--repeats 3 --seconds 0.3)

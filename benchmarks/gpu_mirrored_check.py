@@ -38,7 +38,7 @@ def train(config, strategy, batches, steps):
 
     keras.backend.clear_session()
     gan = build_gan(config, strategy)
-    dataset = tf.data.Dataset.from_tensor_slices(batches).repeat()
+    dataset = tf.data.Dataset.from_tensor_slices(batches).repeat()  # dicts: x and given z
     start = time.perf_counter()
     gan.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
@@ -55,7 +55,9 @@ def main(argv=None):
     config = common.recipe_config("mnist_dcgan", data_shape=[28, 28, 1], data_kind="image",
                                   batch_size=64, g_filters=16, d_filters=16, sync_bn=True)
     rng = np.random.default_rng(0)
-    batches = rng.uniform(-1, 1, (args.steps, 64, 28, 28, 1)).astype(np.float32)
+    # latents are given: drawn ones depend on the replica id (each replica draws its own)
+    batches = {"x": rng.uniform(-1, 1, (args.steps, 64, 28, 28, 1)).astype(np.float32),
+               "z": rng.standard_normal((args.steps, 64, config.latent_dim)).astype(np.float32)}
     one = tf.distribute.OneDeviceStrategy(names[0])
     two = tf.distribute.MirroredStrategy(
         names, cross_device_ops=tf.distribute.ReductionToOneDevice())

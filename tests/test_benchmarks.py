@@ -12,7 +12,7 @@ def test_gpu_check_dry_run_writes_its_table(tmp_path):
     env = {**os.environ, "OUT": str(out), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("GANTOOL_CPU_DEVICES", None)
     subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--dry-run"], cwd=ROOT,
-                   env=env, check=True, capture_output=True, timeout=400)
+                   env=env, check=True, capture_output=True, timeout=550)
     text = out.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| 2-D sine") or
             line.startswith("| mlp 2-D sine")]
