@@ -10,9 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import tensorflow as tf
 
 from gantool import rundir
 from gantool.config import TrainConfig, read_toml
@@ -29,19 +27,9 @@ from tests.test_bad_inputs import (
 )
 
 # 30 steps, so that two processes started together overlap while one trains
+from tests.test_fault_tolerance import assert_bitwise_equal, variables  # noqa: E402
+
 RACE = [*TINY, "--steps-per-epoch", "10", "--epochs", "3", "--seed", "3"]
-
-
-def variables(prefix):
-    reader = tf.train.load_checkpoint(str(prefix))
-    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(str(prefix))
-            if not name.startswith(("save_counter", "_CHECKPOINTABLE_OBJECT_GRAPH"))}
-
-
-def assert_same_checkpoint(a, b):
-    va, vb = variables(a), variables(b)
-    assert sorted(va) == sorted(vb)
-    assert all(np.asarray(va[k]).tobytes() == np.asarray(vb[k]).tobytes() for k in va)
 
 
 def rows_without_time(path):
@@ -80,7 +68,7 @@ def test_two_trainings_at_once_the_second_is_refused_the_first_unharmed(tmp_path
             == [Path(p).name for p in rundir.checkpoints(solo / "checkpoints")])
     for a, b in zip(rundir.checkpoints(target / "checkpoints"),
                     rundir.checkpoints(solo / "checkpoints")):
-        assert_same_checkpoint(a, b)
+        assert_bitwise_equal(a, b)
     assert not (target / rundir.LOCK).exists()
 
 
