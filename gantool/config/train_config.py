@@ -1,4 +1,4 @@
-"""Settings of a training run: one dataclass, TOML recipes in, flat settings out and back.
+"""Settings of a training run: one dataclass, flat settings in (CLI, TOML, config.json) and out.
 
 :class:`TrainConfig` holds the fields every run has plus the chosen architecture's own
 settings (``arch_options``, declared by the architecture, see :mod:`gantool.models`). A run's
@@ -9,16 +9,11 @@ rebuild the models from the run path alone.
 
 import copy
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from gantool import __version__
-from gantool.data import validate_dataset_spec
-from gantool.distribute import STRATEGIES
 from gantool.errors import UsageError
-from gantool.fieldtypes import check_annotated, check_derived, check_seed
-from gantool.losses import LOSSES
+from gantool.fieldtypes import check_annotated
 from gantool.models import ARCHITECTURES
 from gantool.models.architecture import all_settings
 
@@ -169,6 +164,11 @@ def _common_fields():
     return {f.name for f in dataclasses.fields(TrainConfig)} - {"arch_options"}
 
 
+def all_setting_names():
+    """Every setting a recipe may hold: the common fields and every architecture's own."""
+    return _common_fields() | set(all_settings())
+
+
 _FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
 
 
@@ -192,104 +192,6 @@ def _arch_options(arch, given, source):
 # Architecture knobs that gantool 0.1.0 wrote into every config.json, whatever the architecture.
 LEGACY_ARCH_KEYS = ("g_hidden", "d_hidden", "g_activation", "d_activation", "leaky_slope",
                     "dropout", "g_filters", "d_filters")
-
-
-def read_toml(path):
-    """Read a TOML recipe into a dict of settings, keys normalised to ``snake_case``.
-
-    Keys may use dashes as on the command line (``batch-size``) or underscores. A ``[train]``
-    table is accepted as well as top-level keys.
-    """
-    path = Path(path)
-    try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"config file {path} does not exist") from None
-    except UnicodeDecodeError as e:
-        raise UsageError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise UsageError(f"config file {path}: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"config file {path} is not valid TOML: {e}") from None
-    if "train" in values and isinstance(values["train"], dict):
-        values = {**{k: v for k, v in values.items() if k != "train"}, **values["train"]}
-    values = {k.replace("-", "_"): v for k, v in values.items()}
-    known = _common_fields() | set(all_settings())
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise UsageError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
-    return values
-
-
-def _check(condition, message):
-    if not condition:
-        raise UsageError(message)
-
-
-def validate(config, saved=False):
-    """Reject nonsense settings with a one-line :class:`UsageError` naming value and range.
-    ``saved``: a run's config (its dataset need not exist any more; data_shape and data_kind,
-    derived when it trained, must be there)."""
-    ARCHITECTURES.get(config.arch)
-    check_derived(config) if saved else validate_dataset_spec(config.dataset)
-    check_seed(config.seed, "seed")
-    _check(config.strategy in STRATEGIES,
-           f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
-    _check(config.precision in PRECISIONS,
-           f"unknown precision {config.precision!r}; choose one of: {', '.join(PRECISIONS)}")
-    _check(config.on_nan in ("stop", "rollback"),
-           f"unknown on-nan policy {config.on_nan!r}; choose stop or rollback")
-    _check(config.latent_dist in ("normal", "uniform"),
-           f"unknown latent distribution {config.latent_dist!r}; choose normal or uniform")
-    for name in ("epochs", "batch_size", "latent_dim", "sample_every", "checkpoint_every",
-                 "keep", "grid_size", "d_steps", "g_steps", "pack", "steps_per_execution"):
-        value = getattr(config, name)
-        _check(isinstance(value, int) and value >= 1,
-               f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
-    for name in ("steps_per_epoch", "max_examples", "image_size", "channels", "cpu_devices",
-                 "eval_every", "eval_n", "sample_every_steps"):
-        value = getattr(config, name)
-        _check(value is None or (isinstance(value, int) and value >= 1),
-               f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
-    _check(config.channels in (None, 1, 3), f"channels must be 1 or 3, got {config.channels}")
-    for name in ("lr", "d_lr", "g_lr"):
-        value = getattr(config, name)
-        _check(value is None or (isinstance(value, (int, float)) and 0 < value < 10),
-               f"{name.replace('_', '-')} must be a learning rate in (0, 10), got {value!r}")
-    for name in ("beta1", "beta2", "label_smoothing"):
-        value = getattr(config, name)
-        _check(isinstance(value, (int, float)) and 0 <= value < 1,
-               f"{name.replace('_', '-')} must be in [0, 1), got {value!r}")
-    for name in ("gp_weight", "r1", "instance_noise"):
-        value = getattr(config, name)
-        _check(isinstance(value, (int, float)) and value >= 0,
-               f"{name.replace('_', '-')} must be >= 0, got {value!r}")
-    _check(config.ema is None or (isinstance(config.ema, float) and 0 < config.ema < 1),
-           f"ema decay must be in (0, 1), e.g. 0.999, got {config.ema!r}")
-    _check(config.batch_size % config.pack == 0,
-           f"batch-size {config.batch_size} must be a multiple of --pack {config.pack}")
-    _check(not (config.conditional and config.pack > 1),
-           "--conditional and --pack cannot be combined: a pack would mix classes")
-    _check(not (config.ema and config.precision == "mixed_float16"),
-           "--ema is not supported with --precision mixed_float16 (use mixed_bfloat16)")
-    loss = LOSSES.get(config.loss)
-    _check(not config.label_smoothing or getattr(loss, "supports_label_smoothing", True),
-           f"--label-smoothing has no meaning for --loss {config.loss} (its outputs are scores, "
-           "not probabilities)")
-
-
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-
-
-def apply_loss_defaults(values, explicit):
-    """Fill in a loss's recipe defaults (e.g. WGAN-GP: Adam(0, 0.9), 5 critic steps) for the
-    settings in ``values`` (a dict) that the user did not give (``explicit``)."""
-    loss = LOSSES.get(values.get("loss", TrainConfig.loss))
-    for key, value in getattr(loss, "recommended", {}).items():
-        key = {"n_critic": "d_steps"}.get(key, key)
-        if key not in explicit:
-            values[key] = value
-    return values
 
 
 # Settings that may change when a run is resumed; the rest define the models and the data.
