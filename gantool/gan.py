@@ -11,50 +11,40 @@ networks are updated from the same forward pass (simultaneous gradient steps, on
 forward). With ``update="alternating"`` or ``d_steps`` > 1 (e.g. WGAN-GP's n_critic) each batch
 holds ``d_steps`` real chunks: one D update per chunk, then ``g_steps`` G updates through the
 updated D, each with fresh latents, or (``same_latents``) with the last D update's latents.
+A relativistic loss (``rpgan``) pairs each G update's fakes with D's outputs on the last real
+chunk.
+
+With ``augment`` (:mod:`gantool.adaptive`) D sees augmented reals and fakes in every D and G
+pass (differentiably, so G's gradient flows through the augmentation), and the penalties are
+taken on the augmented inputs. Its draws are seeded by (seed, D step, pass) *without* the
+replica id and made for the global batch, this replica's rows sliced out: the same image of the
+global batch gets the same transform on any number of replicas. ADA's probability is moved
+after every D update from D's outputs on the augmented reals.
 """
 
 import keras
 import tensorflow as tf
 
-from gantool import penalties
+from gantool import objectives
+from gantool.adaptive import Augmenter
+from gantool.augment import POLICIES
+from gantool.draws import LATENT_DISTRIBUTIONS, sample_latents, step_seed
 from gantool.losses import LOSSES
+from gantool.objectives import pack_samples
 
-LATENT_DISTRIBUTIONS = ("normal", "uniform")
 UPDATES = ("simultaneous", "alternating")
 LOG_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake")
+# logged with --augment: ADA's probability p (0 for diffaugment: not adaptive) and D's
+# overfitting signal E[sign(D(aug(x)))] on this step's reals, in [-1, 1]
+AUGMENT_LOG_NAMES = ("aug_p", "d_sign_real")
 # offsets that separate the random streams drawn within one step
-_LATENTS, _NOISE, _MIX = 0, 1000, 2000
-
-
-def sample_latents(shape, distribution, seed):
-    """Latent vectors of ``shape``: N(0, 1) or U(-1, 1), drawn statelessly from ``seed``
-    (2 ints)."""
-    if distribution == "normal":
-        return tf.random.stateless_normal(shape, seed=seed)
-    if distribution == "uniform":
-        return tf.random.stateless_uniform(shape, seed=seed, minval=-1.0, maxval=1.0)
-    raise ValueError(
-        f"unknown latent distribution {distribution!r}; choose one of: "
-        f"{', '.join(LATENT_DISTRIBUTIONS)}"
-    )
+_LATENTS, _NOISE, _MIX, _AUGMENT = 0, 1000, 2000, 3000
+__all__ = ["GAN", "LATENT_DISTRIBUTIONS", "LOG_NAMES", "AUGMENT_LOG_NAMES", "pack_samples",
+           "sample_latents"]
 
 
 def has_batch_norm(model):
     return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
-
-
-def pack_samples(x, pack):
-    """PacGAN packing: (N, ...) -> (N / pack, ...) with the ``pack`` samples of each group joined
-    along the last axis (channels for images, coordinates for points)."""
-    if pack == 1:
-        return x
-    shape = tf.shape(x)
-    grouped = tf.reshape(x, tf.concat([[shape[0] // pack, pack], shape[1:]], axis=0))
-    rank = len(x.shape)
-    # (N/p, p, ..., C) -> (N/p, ..., p, C) -> (N/p, ..., p*C)
-    perm = [0, *range(2, rank), 1, rank]
-    moved = tf.transpose(grouped, perm)
-    return tf.reshape(moved, tf.concat([[shape[0] // pack], shape[1:-1], [-1]], axis=0))
 
 
 class GAN(keras.Model):
@@ -66,12 +56,19 @@ class GAN(keras.Model):
     (N, latent_dim)), ``"g_z"`` (the alternating G steps' fresh latents (N, g_steps,
     latent_dim), the first N / d_steps rows used) and ``"alpha"`` (gradient-penalty
     interpolation weights (N, 1, ...)) to use instead of drawing them, for exact comparisons.
+
+    ``r2_gamma``: weight gamma of the R2 penalty on fakes (gamma/2 * |grad D|^2, beside
+    ``r1_gamma``'s on reals). ``augment``: "none", "diffaugment" or "ada", with
+    ``augment_policy`` (names of :data:`gantool.augment.POLICIES`) and ADA's ``ada_target``,
+    ``ada_kimg`` and ``ada_interval`` (see :class:`gantool.adaptive.Augmenter`); create the GAN
+    under the strategy's scope (ADA's variables).
     """
 
     def __init__(self, generator, discriminator, latent_dim, latent_dist="normal", loss="ns",
                  label_smoothing=0.0, seed=0, d_steps=1, g_steps=1, gp_weight=10.0, r1_gamma=0.0,
                  instance_noise=0.0, total_steps=None, pack=1, conditional=False,
-                 update="simultaneous", same_latents=False, **kwargs):
+                 update="simultaneous", same_latents=False, r2_gamma=0.0, augment="none",
+                 augment_policy=None, ada_target=0.6, ada_kimg=500.0, ada_interval=4, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -85,6 +82,9 @@ class GAN(keras.Model):
         self.g_steps = g_steps
         self.gp_weight = gp_weight if self.gan_loss.needs_gradient_penalty else 0.0
         self.r1_gamma = r1_gamma
+        self.r2_gamma = r2_gamma
+        self.augmenter = None if augment == "none" else Augmenter(
+            augment, augment_policy or POLICIES, ada_target, ada_kimg, ada_interval)
         self.instance_noise = instance_noise
         self.total_steps = total_steps
         self.pack = pack
@@ -113,12 +113,12 @@ class GAN(keras.Model):
 
     # --- random draws --------------------------------------------------------------------------
 
-    def _seed(self, offset):
-        step = tf.cast(self.d_optimizer.iterations, tf.int32)
-        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-        seed = tf.stack([tf.constant(self.seed, tf.int32), step])
-        seed = tf.random.experimental.stateless_fold_in(seed, replica)
-        return tf.random.experimental.stateless_fold_in(seed, offset)
+    def _seed(self, offset, per_replica=True):
+        """Seed of stream ``offset`` this D step (see :func:`gantool.draws.step_seed`)."""
+        return step_seed(self.seed, self.d_optimizer.iterations, offset, per_replica)
+
+    def penalty_seed(self):
+        return self._seed(_MIX)
 
     def draw_latents(self, batch_size, offset=0):
         """Per-replica latents for this step, seeded by (seed, D step, replica, offset)."""
@@ -126,7 +126,11 @@ class GAN(keras.Model):
                               self._seed(_LATENTS + offset))
 
     def _noise_stddev(self):
-        """Instance noise decays linearly from ``instance_noise`` to 0 over training."""
+        """Instance noise decays linearly from ``instance_noise`` to 0 over training: over
+        ``total_steps``, or where that is None (``--time-budget``) as ``self.progress`` (a float32
+        variable in [0, 1] that the training loop sets) goes from 0 to 1."""
+        if self.total_steps is None:
+            return self.instance_noise * tf.maximum(0.0, 1.0 - self.progress)
         step = tf.cast(self.d_optimizer.iterations, tf.float32) / self.d_steps
         return self.instance_noise * tf.maximum(0.0, 1.0 - step / float(self.total_steps))
 
@@ -144,17 +148,30 @@ class GAN(keras.Model):
         inputs = [x, labels] if self.conditional else x
         return tf.cast(self.discriminator(inputs, training=True), tf.float32)
 
-    def discriminate(self, real, fake, labels):
-        """Logits (N, 1) of D on real and on fake samples (one fused pass when D has no BN)."""
-        fake = tf.cast(fake, real.dtype)
+    def augment(self, x, offset):
+        """``x`` (N, ...) as D sees it: augmented with ``--augment`` (draws of pass ``offset``
+        made for the global batch, this replica's rows kept), else unchanged."""
+        if self.augmenter is None:
+            return x
+        n = tf.shape(x)[0]
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        rows = (replica * n, n * self.distribute_strategy.num_replicas_in_sync)
+        return self.augmenter(x, self._seed(_AUGMENT + offset, per_replica=False), rows)
+
+    def discriminate(self, real, fake, labels, offset=0):
+        """Logits (N, 1) of D on real and on fake samples (one fused pass when D has no BN), and
+        D's inputs (augmented real and fake, (N, ...)); ``offset`` picks the augmentation's
+        draws (each pass of a step its own)."""
+        real = self.augment(real, offset)
+        fake = self.augment(tf.cast(fake, real.dtype), offset + 1)
         if self.fuse_discriminator:
             both_labels = tf.concat([labels, labels], 0) if self.conditional else None
             if self.pack > 1:  # keep packs homogeneous: pack each half, then join
                 logits = self._judge_packed_pair(real, fake, both_labels)
             else:
                 logits = self._judge(tf.concat([real, fake], 0), both_labels, 0)
-            return tf.split(logits, 2, axis=0)
-        return self._judge(real, labels, 0), self._judge(fake, labels, 1)
+            return (*tf.split(logits, 2, axis=0), real, fake)
+        return self._judge(real, labels, 0), self._judge(fake, labels, 1), real, fake
 
     def _judge_packed_pair(self, real, fake, labels):
         x = tf.concat([pack_samples(real, self.pack), pack_samples(fake, self.pack)], 0)
@@ -162,46 +179,6 @@ class GAN(keras.Model):
             x = x + self._noise_stddev() * tf.random.stateless_normal(
                 tf.shape(x), seed=self._seed(_NOISE), dtype=x.dtype)
         return tf.cast(self.discriminator(x, training=True), tf.float32)
-
-    # --- losses --------------------------------------------------------------------------------
-
-    def _global_batch(self, per_replica_examples):
-        return per_replica_examples * self.distribute_strategy.num_replicas_in_sync
-
-    def _d_objective(self, real, fake, labels, real_logits, fake_logits, alpha=None):
-        """Per-example D loss (logged) and its global-batch reduction with penalties (optimised)."""
-        per_example = self.gan_loss.d_loss(real_logits, fake_logits, self.label_smoothing)
-        global_batch = self._global_batch(tf.shape(per_example)[0])
-        total = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-        if self.gp_weight or self.r1_gamma:
-            judge = self._penalty_judge(labels)
-            if self.gp_weight:
-                if alpha is None:
-                    alpha = penalties.interpolation_alpha(real, self._seed(_MIX))
-                gp = penalties.gradient_penalty(judge, real, tf.cast(fake, real.dtype), alpha)
-                total += self.gp_weight * tf.nn.compute_average_loss(
-                    gp, global_batch_size=self._global_batch(tf.shape(gp)[0]))
-            if self.r1_gamma:
-                r1 = penalties.r1_penalty(judge, real)
-                total += 0.5 * self.r1_gamma * tf.nn.compute_average_loss(
-                    r1, global_batch_size=self._global_batch(tf.shape(r1)[0]))
-        return per_example, total
-
-    def _penalty_judge(self, labels):
-        """D as a function of samples only (packing and labels applied), for the penalties."""
-
-        def judge(x, training=True):
-            x = pack_samples(x, self.pack)
-            inputs = [x, labels] if self.conditional else x
-            return tf.cast(self.discriminator(inputs, training=training), tf.float32)
-
-        return judge
-
-    def _g_objective(self, fake_logits):
-        per_example = self.gan_loss.g_loss(fake_logits)
-        total = tf.nn.compute_average_loss(
-            per_example, global_batch_size=self._global_batch(tf.shape(per_example)[0]))
-        return per_example, total
 
     # --- the step ------------------------------------------------------------------------------
 
@@ -230,16 +207,17 @@ class GAN(keras.Model):
             latents = self.draw_latents(tf.shape(real)[0])
         with tf.GradientTape(persistent=True) as tape:
             fake = self.generate(latents, labels, training=True)
-            real_logits, fake_logits = self.discriminate(real, fake, labels)
-            d_per_example, d_loss = self._d_objective(real, fake, labels, real_logits,
-                                                      fake_logits, given.get("alpha"))
-            g_per_example, g_loss = self._g_objective(fake_logits)
+            real_logits, fake_logits, real_in, fake_in = self.discriminate(real, fake, labels)
+            d_per_example, d_loss = objectives.d_objective(
+                self, real_in, fake_in, labels, real_logits, fake_logits, given.get("alpha"))
+            g_per_example, g_loss = objectives.g_objective(self, fake_logits, real_logits)
             d_loss = self.d_optimizer.scale_loss(d_loss)
             g_loss = self.g_optimizer.scale_loss(g_loss)
         self._apply(self.d_optimizer, d_loss, tape, self.discriminator.trainable_variables)
+        sign_real = self._observe(real_logits)
         self._apply(self.g_optimizer, g_loss, tape, self.generator.trainable_variables)
         del tape
-        return self._logs(d_per_example, g_per_example, real_logits, fake_logits)
+        return self._logs(d_per_example, g_per_example, real_logits, fake_logits, sign_real)
 
     def _chunks(self, value):
         """``value`` split into ``d_steps`` chunks along the batch (Nones for None)."""
@@ -256,11 +234,13 @@ class GAN(keras.Model):
                 latents = self.draw_latents(tf.shape(chunk)[0])
             with tf.GradientTape() as tape:
                 fake = self.generate(latents, chunk_labels, training=True)
-                real_logits, fake_logits = self.discriminate(chunk, fake, chunk_labels)
-                d_per_example, d_loss = self._d_objective(chunk, fake, chunk_labels,
-                                                          real_logits, fake_logits, alpha)
+                real_logits, fake_logits, real_in, fake_in = self.discriminate(
+                    chunk, fake, chunk_labels)
+                d_per_example, d_loss = objectives.d_objective(
+                    self, real_in, fake_in, chunk_labels, real_logits, fake_logits, alpha)
                 d_loss = self.d_optimizer.scale_loss(d_loss)
             self._apply(self.d_optimizer, d_loss, tape, self.discriminator.trainable_variables)
+            sign_real = self._observe(real_logits)
         d_latents = latents
         for i in range(self.g_steps):
             if self.same_latents:
@@ -271,27 +251,34 @@ class GAN(keras.Model):
                 latents = self.draw_latents(tf.shape(reals[-1])[0], offset=1 + i)
             with tf.GradientTape() as tape:
                 fake = self.generate(latents, label_chunks[-1], training=True)
-                fake_logits = self._judge(fake, label_chunks[-1], 1)
-                g_per_example, g_loss = self._g_objective(fake_logits)
+                fake_logits, g_real_logits = self._judge_for_g(fake, reals[-1], label_chunks[-1],
+                                                               offset=10 * (i + 1))
+                g_per_example, g_loss = objectives.g_objective(self, fake_logits, g_real_logits)
                 g_loss = self.g_optimizer.scale_loss(g_loss)
             self._apply(self.g_optimizer, g_loss, tape, self.generator.trainable_variables)
-        return self._logs(d_per_example, g_per_example, real_logits, fake_logits)
+        return self._logs(d_per_example, g_per_example, real_logits, fake_logits, sign_real)
 
-    def _logs(self, d_per_example, g_per_example, real_logits, fake_logits):
-        """Global means of the losses, of D's outputs and of D's accuracy on real and fake."""
-        probabilistic = getattr(self.gan_loss, "probabilistic", True)
-        threshold = getattr(self.gan_loss, "output_threshold", 0.0)
-        real_out, fake_out = tf.reshape(real_logits, [-1]), tf.reshape(fake_logits, [-1])
-        if probabilistic and threshold == 0.0:  # logits: report probabilities
-            real_out, fake_out, threshold = tf.sigmoid(real_out), tf.sigmoid(fake_out), 0.5
-        local = tf.stack([
-            tf.reduce_mean(d_per_example),
-            tf.reduce_mean(g_per_example),
-            tf.reduce_mean(real_out),
-            tf.reduce_mean(fake_out),
-            tf.reduce_mean(tf.cast(real_out > threshold, tf.float32)),
-            tf.reduce_mean(tf.cast(fake_out < threshold, tf.float32)),
-        ])
-        # Every replica holds the same global mean, whatever reduction Keras applies to logs.
-        means = tf.distribute.get_replica_context().all_reduce("MEAN", local)
-        return {name: means[i] for i, name in enumerate(LOG_NAMES)}
+    def _judge_for_g(self, fake, real, labels, offset):
+        """D's logits (N, 1) on ``fake`` for a G update, and on the paired ``real`` chunk when the
+        loss is relativistic (else None), through the augmentation of pass ``offset``."""
+        if getattr(self.gan_loss, "relativistic", False):
+            real_logits, fake_logits, _, _ = self.discriminate(real, fake, labels, offset)
+            return fake_logits, real_logits
+        return self._judge(self.augment(fake, offset + 1), labels, 1), None
+
+    def _observe(self, real_logits):
+        """After a D update with ``--augment``: ADA's update of p; the step's global mean
+        sign of D's real outputs (None without augmentation)."""
+        if self.augmenter is None:
+            return None
+        return self.augmenter.observe(real_logits, self.d_optimizer.iterations)
+
+    def _logs(self, d_per_example, g_per_example, real_logits, fake_logits, sign_real=None):
+        """Global means of the losses, of D's outputs and of D's accuracy on real and fake
+        (:data:`LOG_NAMES`); with ``--augment`` also :data:`AUGMENT_LOG_NAMES`."""
+        if self.augmenter is None:
+            return objectives.step_logs(self, LOG_NAMES, d_per_example, g_per_example,
+                                        real_logits, fake_logits)
+        p = self.augmenter.p.value() if self.augmenter.adaptive else tf.constant(0.0)
+        return objectives.step_logs(self, LOG_NAMES + AUGMENT_LOG_NAMES, d_per_example,
+                                    g_per_example, real_logits, fake_logits, (p, sign_real))

@@ -2,7 +2,9 @@
 
 Each loss is a :class:`GANLoss`: a pair ``d_loss(real_logits, fake_logits, label_smoothing)``,
 ``g_loss(fake_logits)`` returning per-example values of shape (N,) (inputs may be (N, 1) or
-(N,)), plus metadata the train step needs. The GAN step reduces the per-example values over the
+(N,)), plus metadata the train step needs. A *relativistic* loss (``relativistic`` set) scores
+real and fake samples in pairs, so its ``g_loss(fake_logits, real_logits)`` takes D's outputs on
+a real batch of the same size as well. The GAN step reduces the per-example values over the
 *global* batch (``tf.nn.compute_average_loss``) so gradients are the same on any number of
 replicas.
 
@@ -25,6 +27,12 @@ samples, ``s`` the one-sided label smoothing and ``softplus(l) = log(1 + e^l)``:
     Wasserstein critic (Gulrajani et al. 2017). Critic: ``f - r``; G: ``-f``. The gradient
     penalty is a separate term (:func:`gantool.penalties.gradient_penalty`), added by the train
     step because ``needs_gradient_penalty`` is set.
+``rpgan``
+    Relativistic pairing GAN (Jolicoeur-Martineau 2018, RpGAN; the loss of R3GAN, Huang et al.
+    2024), real sample i paired with fake sample i: D: ``softplus(f - r)``; G:
+    ``softplus(r - f)`` (relativistic: G's loss needs D's outputs on reals too). Only the
+    difference ``r - f`` matters, so outputs are scores (``probabilistic`` is not set).
+    R3GAN adds zero-centred penalties on both reals and fakes (``--r1`` and ``--r2``).
 
 This module must not import TensorFlow at import time: the CLI lists ``LOSSES.names()`` for
 ``--help``. TensorFlow is imported inside the functions.
@@ -88,6 +96,9 @@ class GANLoss:
         centre, ``wgan-gp``), 0.5 for ``lsgan`` (midway between its targets 0 and 1). For
         ``wgan-gp`` the critic is only defined up to an additive constant, so its accuracy is
         indicative only.
+    ``relativistic``
+        ``g_loss(fake_logits, real_logits)`` takes D's outputs on a real batch as well, paired
+        example by example with the fakes (``rpgan``); otherwise ``g_loss(fake_logits)``.
     ``recommended``
         Settings the literature uses with this loss, for the caller to apply where the user
         did not choose (read-only mapping; empty = the DCGAN defaults are fine). Keys:
@@ -103,6 +114,7 @@ class GANLoss:
     needs_gradient_penalty: bool = False
     probabilistic: bool = True
     output_threshold: float = 0.0
+    relativistic: bool = False
     recommended: Mapping = field(default_factory=dict, compare=False)
     description: str = ""
 
@@ -201,6 +213,22 @@ def wgan_d_loss(real_logits, fake_logits, label_smoothing=0.0):
     return _flat(fake_logits) - _flat(real_logits)
 
 
+# -- rpgan ----------------------------------------------------------------------------------
+
+def rpgan_d_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """softplus(D(G(z_i)) - D(x_i)) per pair i. ``label_smoothing`` is ignored (no target)."""
+    import tensorflow as tf
+
+    return tf.nn.softplus(_flat(fake_logits) - _flat(real_logits))
+
+
+def rpgan_g_loss(fake_logits, real_logits):
+    """softplus(D(x_i) - D(G(z_i))) per pair i: fakes should out-score their paired reals."""
+    import tensorflow as tf
+
+    return tf.nn.softplus(_flat(real_logits) - _flat(fake_logits))
+
+
 LOSSES.register("ns", GANLoss(
     ns_d_loss, ns_g_loss,
     description="non-saturating GAN: D binary cross-entropy, G minimises -log D(G(z))"))
@@ -218,3 +246,7 @@ LOSSES.register("wgan-gp", GANLoss(
     probabilistic=False,
     recommended={"beta1": 0.0, "beta2": 0.9, "n_critic": 5, "gp_weight": 10.0},
     description="Wasserstein critic with gradient penalty (Gulrajani et al. 2017)"))
+LOSSES.register("rpgan", GANLoss(
+    rpgan_d_loss, rpgan_g_loss, supports_label_smoothing=False, probabilistic=False,
+    relativistic=True,
+    description="relativistic pairing GAN: D softplus(D(G(z)) - D(x)), G softplus(D(x) - D(G(z)))"))

@@ -75,3 +75,15 @@ def r1_penalty(discriminator, real):
 
     real = tf.stop_gradient(tf.convert_to_tensor(real))
     return _input_gradients(discriminator, real)
+
+
+def r2_penalty(discriminator, fake):
+    """R2 penalty (Mescheder et al. 2018; with R1, R3GAN's): per-example ``||grad_x D(x)||_2^2``
+    on generated samples ``fake`` (N, ...), held constant (``stop_gradient``: a D-only term).
+
+    Returns shape (N,), float32; the caller multiplies it by ``gamma / 2``.
+    """
+    import tensorflow as tf
+
+    fake = tf.stop_gradient(tf.convert_to_tensor(fake))
+    return _input_gradients(discriminator, fake)

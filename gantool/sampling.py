@@ -139,9 +139,10 @@ def inference_function(generator):
 
 
 def uses_ema(config, ema=None):
-    """The one rule for which weights are sampled: a run trained with ``--ema`` is sampled with
-    its moving-average weights unless ``ema`` is False; other runs with their live weights."""
-    return bool(config.ema) and ema is not False
+    """The one rule for which weights are sampled: a run trained with ``--ema`` or
+    ``--ema-kimg`` is sampled with its moving-average weights unless ``ema`` is False; other
+    runs with their live weights."""
+    return bool(config.ema or config.ema_kimg) and ema is not False
 
 
 class SamplingGenerator:
@@ -191,7 +192,7 @@ def load_generator(run, ema=None):
     if uses_ema(config, ema):
         import keras
 
-        optimizer = keras.optimizers.Adam(use_ema=True, ema_momentum=config.ema)
+        optimizer = keras.optimizers.Adam(use_ema=True, ema_momentum=config.ema or 0.99)
         optimizer.build(generator.trainable_variables)
     restore_generator(generator, run.checkpoint, optimizer)
     if optimizer is not None:

@@ -96,6 +96,8 @@ def scatter_image(real, fake, title="", limits=None, size=(5, 5), legend=True):
 LOSS_CURVES = (("d_loss", "D loss"), ("g_loss", "G loss"))
 D_CURVES = (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))"),
             ("d_acc_real", "D accuracy, real"), ("d_acc_fake", "D accuracy, fake"))
+# --augment: ADA's probability and D's overfitting signal E[sign(D(x))], in [-1, 1]
+AUGMENT_CURVES = (("aug_p", "augment p"), ("d_sign_real", "E[sign D(x)]"))
 
 
 def smooth(values, span=None):
@@ -125,6 +127,19 @@ def _label_axes(ax_loss, ax_d, xlabel, what):
     ax_d.set_title(f"discriminator {what}")
 
 
+def _plot_augment(ax_d, x, rows, style):
+    """--augment's curves (AUGMENT_CURVES) of ``rows`` on D's axes, dashed; D's axis then
+    spans [-1, 1] (the sign's range)."""
+    present = [(k, label) for k, label in AUGMENT_CURVES if rows and rows[-1].get(k) not in
+               (None, "")]
+    for i, (key, label) in enumerate(present):
+        values = np.array([float(r.get(key) or "nan") for r in rows])
+        ax_d.plot(x, style(values), color=f"C{4 + i}", linestyle="--", label=label)
+    if present:
+        ax_d.set_ylim(-1.05, 1.05)
+        ax_d.legend(fontsize="small")
+
+
 def _plot_epochs(ax_loss, ax_d, rows):
     """The epoch means of ``metrics.csv`` rows: losses on ``ax_loss``, D's outputs on ``ax_d``."""
     epochs = [int(r["epoch"]) for r in rows]
@@ -132,6 +147,7 @@ def _plot_epochs(ax_loss, ax_d, rows):
         for key, label in curves:
             ax.plot(epochs, [float(r[key]) for r in rows], marker=".", label=label)
     _label_axes(ax_loss, ax_d, "epoch", "(epoch means)")
+    _plot_augment(ax_d, epochs, rows, lambda values: values)
     columns = dict.fromkeys(k for r in rows for k in r)
     extra = [k for k in columns if k.startswith("eval_") and k != "eval_n"]
     if extra:
@@ -158,6 +174,7 @@ def _plot_steps(ax_loss, ax_d, steps):
         for end in ends:
             ax.axvline(end, color="grey", linewidth=0.6, linestyle=":")
     _label_axes(ax_loss, ax_d, "step (dotted: epoch ends)", "per step (smoothed)")
+    _plot_augment(ax_d, x, steps, smooth)
 
 
 def plot_history(path, rows, steps=None):

@@ -17,7 +17,8 @@ from tests.conftest import EXAMPLES
 TINY = ["--epochs", "2", "--batch-size", "8", "--steps-per-epoch", "2", "--quiet",
         "--latent-dim", "8", "--grid-size", "16"]
 TINY_WIDTHS = {"mlp": ["--g-hidden", "16", "--d-hidden", "16"],
-               "dcgan": ["--g-filters", "8", "--d-filters", "8"]}
+               "dcgan": ["--g-filters", "8", "--d-filters", "8"],
+               "resnet": ["--g-channels", "4", "--d-channels", "4"]}
 
 
 def tiny(arch):

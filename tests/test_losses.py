@@ -28,6 +28,7 @@ def relu(x):
 
 # Reference formulas in numpy, per loss: d(r, f, s), g(f), and their analytic derivatives
 # dd/dr, dd/df, dg/df. r, f are raw D outputs on real / fake samples; s the label smoothing.
+# A relativistic loss's g and dg_df take (f, r): its G loss pairs the fakes with the reals.
 # A newly registered loss fails test_every_loss_has_a_reference until it gets an entry here.
 BCE = dict(
     d=lambda r, f, s: (1 - s) * softplus(-r) + s * softplus(r) + softplus(f),
@@ -52,6 +53,11 @@ REFERENCE = {
         dd_dr=lambda r, f, s: -np.ones_like(r),
         dd_df=lambda r, f, s: np.ones_like(f),
         g=lambda f: -f, dg_df=lambda f: -np.ones_like(f)),
+    "rpgan": dict(
+        d=lambda r, f, s: softplus(f - r),
+        dd_dr=lambda r, f, s: -sigmoid(f - r),
+        dd_df=lambda r, f, s: sigmoid(f - r),
+        g=lambda f, r: softplus(r - f), dg_df=lambda f, r: -sigmoid(r - f)),
 }
 
 # Hand-picked outputs away from the hinge kinks (r = 1, f = -1).
@@ -70,11 +76,14 @@ def d_loss_and_grads(loss, real, fake, smoothing, shape):
     return value.numpy(), dr.numpy().reshape(-1), df.numpy().reshape(-1)
 
 
-def g_loss_and_grad(loss, fake, shape=(-1,)):
+def g_loss_and_grad(loss, fake, shape=(-1,), real=None):
+    """G's loss and its gradient w.r.t. the fake outputs; ``real``: the paired real outputs of
+    a relativistic loss."""
     f = tf.constant(fake.reshape(shape), tf.float32)
+    paired = (tf.constant(real.reshape(shape), tf.float32),) if loss.relativistic else ()
     with tf.GradientTape() as tape:
         tape.watch(f)
-        value = loss.g_loss(f)
+        value = loss.g_loss(f, *paired)
         total = tf.reduce_sum(value)
     return value.numpy(), tape.gradient(total, f).numpy().reshape(-1)
 
@@ -106,10 +115,11 @@ def test_values_and_gradients_match_reference(name, shape):
         np.testing.assert_allclose(value, ref["d"](REAL, FAKE, s), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(dr, ref["dd_dr"](REAL, FAKE, s), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(df, ref["dd_df"](REAL, FAKE, s), rtol=1e-5, atol=1e-6)
-    value, grad = g_loss_and_grad(loss, FAKE, shape)
+    value, grad = g_loss_and_grad(loss, FAKE, shape, REAL)
+    paired = (REAL,) if loss.relativistic else ()
     assert value.shape == (len(FAKE),)
-    np.testing.assert_allclose(value, ref["g"](FAKE), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(grad, ref["dg_df"](FAKE), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(value, ref["g"](FAKE, *paired), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grad, ref["dg_df"](FAKE, *paired), rtol=1e-5, atol=1e-6)
 
 
 def test_hand_computed_values():
@@ -189,8 +199,9 @@ def test_threshold_orients_outputs(name):
     good = loss.d_loss(tf.constant([t + delta]), tf.constant([t - delta]), 0.0).numpy()[0]
     bad = loss.d_loss(tf.constant([t - delta]), tf.constant([t + delta]), 0.0).numpy()[0]
     assert good < bad
-    assert loss.g_loss(tf.constant([t + delta])).numpy()[0] < \
-        loss.g_loss(tf.constant([t - delta])).numpy()[0]
+    paired = (tf.constant([t]),) if loss.relativistic else ()  # the real it is paired with
+    assert loss.g_loss(tf.constant([t + delta]), *paired).numpy()[0] < \
+        loss.g_loss(tf.constant([t - delta]), *paired).numpy()[0]
     np.testing.assert_array_equal(
         loss.classified_real(tf.constant([[t + delta], [t - delta]])).numpy(), [True, False])
     values = loss.output_values(tf.constant([[t]])).numpy()

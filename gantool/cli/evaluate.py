@@ -27,6 +27,10 @@ from gantool.errors import UsageError
               help="Reference split of the dataset (train where it has no such split).")
 @inception_weights_option("FID Inception weights.npz [default: the cached copy, else "
                           "download].")
+@click.option("--features", metavar="PATH.keras[:LAYER]",
+              help="Score in the feature space of this Keras classifier (LAYER: a layer name, "
+              "default the penultimate) instead of FID Inception's; images reach it resized "
+              "to its input and scaled to [0, 1]. Scores are named fd_classifier, ...")
 @click.option("--samples", type=click.Path(exists=True),
               help="Score these instead of a run: a folder of images or a .npy uint8 array "
               "(N, H, W[, C]); float points (N, 2) for ring/grid. Needs --dataset.")
@@ -45,13 +49,14 @@ from gantool.errors import UsageError
 @ema_option("Score the generator's moving-average weights when the run kept them.")
 @seed_option()
 @quiet_option("No progress bars.")
-def eval_command(run_dir, metrics, n, real_split, inception_weights, samples, dataset, data_dir,
-                 image_size, channels, out, batch_size, no_cache, ema, seed, quiet):
+def eval_command(run_dir, metrics, n, real_split, inception_weights, features, samples, dataset,
+                 data_dir, image_size, channels, out, batch_size, no_cache, ema, seed, quiet):
     """Score a run: FID, KID, precision/recall (images) or mode metrics (ring/grid).
 
     \b
     gantool eval RUN_DIR [--metrics fid,kid,pr] [--n 10000] [--real-split test]
     gantool eval --samples FOLDER_OR_NPY --dataset NAME
+    gantool eval RUN_DIR --features mnist_classifier.keras[:LAYER]
     A run's result is added to RUN_DIR/eval.json (latest at top level, all in "history").
     """
     if (run_dir is None) == (samples is None):
@@ -65,12 +70,16 @@ def eval_command(run_dir, metrics, n, real_split, inception_weights, samples, da
         if given:
             raise UsageError(f"{given[0]} applies to --samples only; a run is compared with "
                              "its own dataset and writes RUN_DIR/eval.json")
+    if features is not None and inception_weights is not None:
+        raise UsageError("--features and --inception-weights exclude each other: scores are "
+                         "in one feature space")
     quiet_tensorflow()
     from gantool import evaluation, rundir
 
     options = evaluation.EvalOptions(metrics=metrics, n=n, real_split=real_split, seed=seed,
                                      inception_weights=inception_weights, batch_size=batch_size,
-                                     progress=not quiet, use_cache=not no_cache)
+                                     progress=not quiet, use_cache=not no_cache,
+                                     features=features)
     if run_dir is not None:
         result = evaluation.evaluate_run(rundir.Run.open(run_dir), options, ema=ema)
     else:

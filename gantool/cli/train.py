@@ -27,6 +27,7 @@ from gantool.cli.options import (
     seed_option,
 )
 from gantool.config import TrainConfig, apply_loss_defaults, read_toml
+from gantool.config.train_config import BUDGET_EPOCHS
 from gantool.data import describe_datasets
 from gantool.distribute import STRATEGIES
 from gantool.models.architecture import all_settings
@@ -68,7 +69,12 @@ def architecture_setting_options():
 @click.option("--max-examples", type=POSITIVE, help="Use only the first N training examples.")
 @click.option("--skip-bad-images", is_flag=True, help="folder: datasets: train on the images "
               "that decode, with a warning naming the others (default: refuse the folder).")
-@click.option("--epochs", type=POSITIVE, default=DEFAULTS.epochs, show_default=True)
+@click.option("--epochs", type=POSITIVE, default=DEFAULTS.epochs, show_default=True,
+              help="Epochs to train (with --time-budget: an upper bound, default none).")
+@click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), metavar="MINUTES",
+              help="Train for this many wall-clock minutes (counted from the end of the first "
+              "step), then stop at a step boundary with the usual final outputs; a resumed run "
+              "spends what is left (a larger value extends it).")
 @click.option("--batch-size", type=POSITIVE, default=DEFAULTS.batch_size, show_default=True,
               help="Global batch size (split across replicas).")
 @click.option("--steps-per-epoch", type=POSITIVE, help="Cap on steps per epoch.")
@@ -82,6 +88,12 @@ def architecture_setting_options():
               help="Learning rate of both networks.")
 @click.option("--d-lr", type=LEARNING_RATE, help="Discriminator learning rate (default: --lr).")
 @click.option("--g-lr", type=LEARNING_RATE, help="Generator learning rate (default: --lr).")
+@click.option("--lr-schedule", type=click.Choice(["constant", "linear", "cosine"]),
+              default=DEFAULTS.lr_schedule, show_default=True, help="Both learning rates as a "
+              "function of training progress (steps, or time under --time-budget): linear and "
+              "cosine decay to 0 at the end.")
+@click.option("--lr-warmup", type=FRACTION, default=DEFAULTS.lr_warmup, show_default=True,
+              metavar="FRACTION", help="Rise linearly from 0 over this fraction of training.")
 @click.option("--beta1", type=FRACTION, default=DEFAULTS.beta1, show_default=True,
               help="Adam beta_1.")
 @click.option("--beta2", type=FRACTION, default=DEFAULTS.beta2, show_default=True,
@@ -109,10 +121,33 @@ def architecture_setting_options():
               show_default=True, help="wgan-gp: gradient penalty weight.")
 @click.option("--r1", type=click.FloatRange(min=0), default=DEFAULTS.r1, show_default=True,
               help="R1 penalty weight gamma on real data (gamma/2 * |grad D(x)|^2); 0 = off.")
+@click.option("--r2", type=click.FloatRange(min=0), default=DEFAULTS.r2, show_default=True,
+              help="R2 penalty weight gamma on generated data (gamma/2 * |grad D(G(z))|^2, "
+              "R3GAN: with --loss rpgan and --r1); 0 = off.")
+@click.option("--augment", type=click.Choice(["none", "diffaugment", "ada"]),
+              default=DEFAULTS.augment, show_default=True, help="Augment D's real and fake "
+              "inputs (images only): diffaugment always (Zhao et al. 2020), ada with an "
+              "adaptive probability p (Karras et al. 2020; logged as aug_p).")
+@click.option("--augment-policy", default=DEFAULTS.augment_policy, show_default=True,
+              help="--augment: operations, comma-separated, from color, translation, cutout.")
+@click.option("--ada-target", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              default=DEFAULTS.ada_target, show_default=True, help="--augment ada: p rises "
+              "while E[sign(D(real))] (logged as d_sign_real) is above this.")
+@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True),
+              default=DEFAULTS.ada_kimg, show_default=True, help="--augment ada: thousands of "
+              "images for p to move from 0 to 1 (500 as in the paper; smaller for short runs).")
+@click.option("--ada-interval", type=POSITIVE, default=DEFAULTS.ada_interval, show_default=True,
+              help="--augment ada: D steps between updates of p.")
 @click.option("--spectral-norm", is_flag=True, help="Spectral normalisation on D's layers.")
 @click.option("--ema", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
               help="Keep an exponential moving average of G's weights with this decay (e.g. "
               "0.999); sample/animate/eval use it by default.")
+@click.option("--ema-kimg", type=click.FloatRange(min=0, min_open=True), metavar="KIMG",
+              help="Like --ema, with a half-life of KIMG thousand images (StyleGAN2-ADA's "
+              "ema_kimg): decay 0.5 ** (batch size / half-life) per G update.")
+@click.option("--ema-rampup", type=click.FloatRange(min=0, max=1), metavar="R",
+              help="--ema-kimg: half-life at most images seen * R early on (0: off) "
+              "[default: 0.05].")
 @click.option("--instance-noise", type=click.FloatRange(min=0), default=DEFAULTS.instance_noise,
               show_default=True, help="Std of Gaussian noise added to D's inputs, decaying "
               "linearly to 0 over training.")
@@ -183,6 +218,8 @@ def train(ctx, config_file, resume, force, quiet, summary, **options):
 
     result = run_training(config, resume=resume, force=force, explicit=explicit,
                           progress=not quiet)
+    if result.budget_spent:
+        click.echo(f"time budget spent after {result.steps_done} steps")
     click.echo(f"done: {result.epochs_done} epochs; outputs in {result.run_dir}/ "
                "(samples/, training.png, metrics.csv, checkpoints/, generator.keras)")
 
@@ -200,4 +237,6 @@ def config_from_command_line(ctx, config_file, options):
     values = {**options, **recipe, **{k: options[k] for k in explicit}}
     explicit |= set(recipe)
     values = apply_loss_defaults(values, explicit)
+    if values.get("time_budget") is not None and "epochs" not in explicit:
+        values["epochs"] = BUDGET_EPOCHS  # the budget ends training
     return TrainConfig.from_dict(values, source=config_file or "options"), explicit

@@ -30,6 +30,7 @@ class TrainConfig:
     skip_bad_images: bool = False  # folder: train on the images that decode, with a warning
     # optimisation
     epochs: int = 25
+    time_budget: float | None = None  # minutes of training; --epochs then an upper bound
     batch_size: int = 128
     steps_per_epoch: int | None = None
     latent_dim: int = 100
@@ -40,6 +41,8 @@ class TrainConfig:
     g_lr: float | None = None
     beta1: float = 0.5
     beta2: float = 0.999
+    lr_schedule: str = "constant"  # or linear, cosine: a function of training progress
+    lr_warmup: float = 0.0  # fraction of training with a linear warm-up
     adam_epsilon: float = 1e-7  # Keras's; TensorFlow 1, PyTorch and MXNet use 1e-8
     label_smoothing: float = 0.0
     seed: int = 0
@@ -51,9 +54,17 @@ class TrainConfig:
     g_steps: int = 1
     gp_weight: float = 10.0
     r1: float = 0.0
+    r2: float = 0.0  # R2: gamma/2 * |grad D|^2 on fakes (R3GAN)
+    augment: str = "none"  # D's inputs: "none", "diffaugment" or "ada" (gantool.adaptive)
+    augment_policy: str = "color,translation,cutout"  # operations, comma-separated
+    ada_target: float = 0.6  # ADA: target of E[sign(D(real))]
+    ada_kimg: float = 500.0  # ADA: thousands of images for p to move by 1
+    ada_interval: int = 4  # ADA: D steps between updates of p
     instance_noise: float = 0.0
     pack: int = 1
     ema: float | None = None
+    ema_kimg: float | None = None  # EMA half-life in thousands of images
+    ema_rampup: float | None = None  # half-life <= images seen * this (0.05)
     spectral_norm: bool = False
     conditional: bool = False
     num_classes: int | None = None  # derived from the data with --conditional
@@ -194,8 +205,11 @@ LEGACY_ARCH_KEYS = ("g_hidden", "d_hidden", "g_activation", "d_activation", "lea
                     "dropout", "g_filters", "d_filters")
 
 
+# --epochs under --time-budget when not given: in effect unbounded (the budget ends training)
+BUDGET_EPOCHS = 10**6
+
 # Settings that may change when a run is resumed; the rest define the models and the data.
-RESUMABLE_SETTINGS = ("epochs", "steps_per_epoch", "sample_every", "sample_every_steps",
-                      "checkpoint_every", "keep", "strategy", "cpu_devices", "tpu", "jit",
-                      "steps_per_execution", "dry_run", "tensorboard", "out", "on_nan",
-                      "eval_every", "eval_n", "inception_weights", "skip_bad_images")
+RESUMABLE_SETTINGS = ("epochs", "time_budget", "steps_per_epoch", "sample_every",
+                      "sample_every_steps", "checkpoint_every", "keep", "strategy", "cpu_devices",
+                      "tpu", "jit", "steps_per_execution", "dry_run", "tensorboard", "out",
+                      "on_nan", "eval_every", "eval_n", "inception_weights", "skip_bad_images")

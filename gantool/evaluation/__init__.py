@@ -8,8 +8,9 @@ One job per module: :mod:`.metric_names` (which metrics apply, how many samples 
 :mod:`.options` (:class:`EvalOptions`, :class:`Reference`), :mod:`.extraction` (Inception
 features and their weights), :mod:`.generation` (samples from a generator), :mod:`.reference`
 (real images and their features), :mod:`.cache` (the real-feature cache), :mod:`.samples`
-(``--samples`` files), :mod:`.scoring` (scores and result entries) and :mod:`.report` (the
-table, ``eval.json``). The scores of ``--eval-every`` come from
+(``--samples`` files), :mod:`.scoring` (scores and result entries), :mod:`.report` (the
+table, ``eval.json``) and :mod:`.classifier` (``--features``: scores in a Keras classifier's
+feature space, named ``fd_classifier``, ...). The scores of ``--eval-every`` come from
 :class:`gantool.training.evaluator.Evaluator`, built from the same parts.
 """
 
@@ -78,7 +79,7 @@ def evaluate_run(run, options=None, *, ema=None, write=True):
         points = generate_points(load_generator(run, ema=ema), **sample)
         result.update(points_result(points, config.dataset, metrics, options.seed))
     else:
-        weights = extraction.resolve(options.inception_weights)  # fail before any slow work
+        weights = extraction.resolve_options(options)  # fail before any slow work
         generator = load_generator(run, ema=ema)
         real, real_info = real_features(Reference.of_run(config), options, weights)
         check_count(len(real), metrics, f"dataset {config.dataset!r} ({real_info['real_split']})")
@@ -114,7 +115,7 @@ def evaluate_samples(samples_path, dataset, options=None, *, data_dir=None,
         result.update(points_result(points, dataset, metrics, options.seed))
     else:
         spec = samples_spec(samples_path)
-        weights = extraction.resolve(options.inception_weights)
+        weights = extraction.resolve_options(options)
         reference = Reference(dataset, data_dir, image_size, channels, options.seed)
         real, real_info = real_features(reference, options, weights)
         check_count(len(real), metrics, f"dataset {dataset!r} ({real_info['real_split']})")

@@ -40,9 +40,10 @@ def _local_fingerprint(prefix, path):
     return f"{len(files)}:{digest.hexdigest()[:16]}"
 
 
-def cache_key(reference, split, n, weights_sha256):
+def cache_key(reference, split, n, weights_sha256, features=None):
     """The settings that determine the real features of ``reference`` (a
-    :class:`~gantool.evaluation.options.Reference`), with local paths made absolute."""
+    :class:`~gantool.evaluation.options.Reference`), with local paths made absolute.
+    ``features``: a classifier's fields (file sha256, layer, dim) for ``--features``."""
     prefix, path = split_spec(reference.dataset)
     data_dir = reference.data_dir
     key = {"format": CACHE_FORMAT, "dataset": reference.dataset, "split": split, "n": int(n),
@@ -52,6 +53,8 @@ def cache_key(reference, split, n, weights_sha256):
     if prefix is not None:
         key["dataset"] = prefix + str(Path(path).expanduser().resolve())
         key["files"] = _local_fingerprint(prefix, path)
+    if features:
+        key["features"] = features
     return key
 
 
@@ -74,7 +77,8 @@ def read_cache(path, key):
             features = data["features"]
     except (OSError, ValueError, KeyError):
         return None
-    if meta.get("key") != key or features.ndim != 2 or features.shape[1] != FEATURE_DIM:
+    dim = key.get("features", {}).get("dim", FEATURE_DIM)
+    if meta.get("key") != key or features.ndim != 2 or features.shape[1] != dim:
         return None
     return features.astype(np.float32, copy=False), meta["info"]
 

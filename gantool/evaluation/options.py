@@ -15,6 +15,8 @@ class EvalOptions:
     inception_weights: a weights.npz path, None for the cached (or downloaded) copy.
     batch_size: images per Inception batch. progress: tqdm bars. use_cache / cache_dir: the
     real-feature cache (None: :func:`~gantool.evaluation.cache.default_cache_dir`).
+    features: ``PATH.keras[:LAYER]``: score in that Keras classifier's feature space
+    (:mod:`gantool.evaluation.classifier`) instead of FID Inception's; None: Inception.
     """
 
     metrics: str | tuple = "auto"
@@ -26,6 +28,7 @@ class EvalOptions:
     progress: bool = True
     use_cache: bool = True
     cache_dir: str | Path | None = None
+    features: str | None = None
 
 
 @dataclass(frozen=True)

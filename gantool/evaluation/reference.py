@@ -54,11 +54,12 @@ def real_features(reference, options, weights=None):
     :class:`~gantool.evaluation.extraction.Weights`, else those of ``options``.
     """
     if weights is None:
-        weights = extraction.resolve(options.inception_weights)
+        weights = extraction.resolve_options(options)
     spec, split = reference.dataset, options.real_split
     # single-split sources share one cache entry whatever split is asked for
     split_key = "train" if split_spec(spec)[0] in SINGLE_SPLIT_SOURCES else split
-    key = cache.cache_key(reference, split_key, options.n, weights.sha256)
+    fields = weights.cache_fields() if hasattr(weights, "cache_fields") else None
+    key = cache.cache_key(reference, split_key, options.n, weights.sha256, fields)
     path = None
     if options.use_cache:
         path = cache.cache_path(options.cache_dir or cache.default_cache_dir(), key)

@@ -53,6 +53,10 @@ def _reference_text(result):
 
 
 def _rows(result):
+    if result.get("features"):
+        from .classifier import table_rows
+
+        return table_rows(result)
     rows = []
     if "fid" in result:
         rows.append(("FID", f"{result['fid']:.2f}"))
@@ -74,6 +78,10 @@ def format_table(result):
     ``FID          23.41   (10000 generated vs 10000 real, mnist test)``."""
     where = result.get("run") or result.get("samples")
     lines = [f"{where}" + (f" ({result['checkpoint']})" if result.get("checkpoint") else "")]
+    if result.get("features"):
+        from .classifier import header_line
+
+        lines.append(f"  {header_line(result)}")
     ref = _reference_text(result)
     rows = _rows(result)
     name_width = max(len(name) for name, _ in rows)

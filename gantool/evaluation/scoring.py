@@ -49,7 +49,14 @@ def points_result(points, dataset, metrics, seed):
 
 def features_result(real, fake, real_info, metrics, weights, seed):
     """The result entries of ``fake`` features scored against ``real`` ones (described by
-    ``real_info``, from :func:`~gantool.evaluation.reference.real_features`)."""
+    ``real_info``, from :func:`~gantool.evaluation.reference.real_features`). Classifier
+    ``weights`` (``--features``) store their scores under their own names (``fd_classifier``,
+    ...) with a ``features`` field: see :mod:`gantool.evaluation.classifier`."""
+    scores = score_features(real, fake, metrics, seed)
+    if hasattr(weights, "describe"):
+        from .classifier import rename_scores
+
+        scores = {"features": weights.describe(), **rename_scores(scores)}
     return {"metrics": list(metrics), "n_fake": len(fake),
             "n_real": real_info["n_real"], "real_dataset": real_info["real_dataset"],
             "real_split": real_info["real_split"],
@@ -57,7 +64,7 @@ def features_result(real, fake, real_info, metrics, weights, seed):
             "split_fallback": real_info["split_fallback"],
             "weights": str(weights.path), "weights_sha256": weights.sha256, "seed": seed,
             "real_stats_cache": real_info["cache"], "real_stats_cached": real_info["cache_hit"],
-            **score_features(real, fake, metrics, seed)}
+            **scores}
 
 
 def notes(result):
@@ -70,6 +77,10 @@ def notes(result):
     if result.get("fid") is not None and min(result["n_fake"], result["n_real"]) < FEATURE_DIM:
         found.append(f"FID from fewer than {FEATURE_DIM} samples per set is biased upward; "
                      "compare FIDs only at equal sample counts")
+    dim = (result.get("features") or {}).get("dim")
+    if result.get("fd_classifier") is not None and min(result["n_fake"], result["n_real"]) < dim:
+        found.append(f"FD from fewer samples than its {dim} feature dimensions is biased "
+                     "upward; compare FDs only at equal sample counts")
     if "reverse_kl" in result and result["reverse_kl"] is None:
         found.append("no generated point is high quality: reverse KL is infinite (stored as null)")
     return found

@@ -4,7 +4,7 @@ Each architecture is one module that declares its settings and registers itself 
 :mod:`gantool.models.architecture`); importing this package registers the built-in ones.
 """
 
-from gantool.models import dcgan, layered, mlp  # noqa: F401  (they register themselves)
+from gantool.models import dcgan, layered, mlp, resnet  # noqa: F401  (they register themselves)
 from gantool.models.architecture import ARCHITECTURES, Architecture, register_architecture
 
 __all__ = ["ARCHITECTURES", "Architecture", "build_models", "register_architecture"]

@@ -4,7 +4,8 @@ Generator: latent -> dense projection -> (s0, s0, F) -> n stride-2 transposed co
 (batch norm + ReLU between, tanh at the end) -> (S, S, C), with S = s0 * 2**n and s0 in 4..7
 (28 -> 7*2*2, 32 -> 4*2**3, 64 -> 4*2**4). Discriminator mirrors it with stride-2 convolutions,
 LeakyReLU(0.2), batch norm on all but the first layer (layer norm for WGAN-GP), no pooling,
-one logit out.
+one logit out; ``--mbstd G`` (off by default) adds a minibatch standard deviation feature map
+before D's last convolution.
 """
 
 from gantool.models.architecture import Architecture, register_architecture
@@ -13,11 +14,16 @@ from gantool.settings import Setting
 KERNEL_SIZE = 4
 # Shapes the tests build (any s * 2**n with s in 4..7 works).
 EXAMPLE_SHAPES = tuple((s, s, c) for s in (28, 32, 64) for c in (1, 3))
+# shared with resnet (one declaration, so --help and checks agree)
+MBSTD = Setting("mbstd", "int", 0, "minibatch standard deviation (ProGAN): group size of the "
+                "extra feature map before D's last block (groups of the per-replica batch; the "
+                "whole batch when it is smaller or not divisible); 0: off", low=0)
 SETTINGS = (
     Setting("g_filters", "int", 64, "filters of the generator's last hidden layer (doubling "
             "inwards)", low=1),
     Setting("d_filters", "int", 64, "filters of the discriminator's first layer (doubling "
             "inwards)", low=1),
+    MBSTD,
 )
 D_LEAKY_SLOPE = 0.2
 
@@ -99,6 +105,7 @@ def build_discriminator(config, data_shape):
     import keras
 
     from gantool.models.layers import (
+        MinibatchStdDev,
         discriminator_input_shape,
         discriminator_layer,
         discriminator_model,
@@ -111,6 +118,8 @@ def build_discriminator(config, data_shape):
     label = label_input() if config.conditional else None
     x = samples
     for i in range(n):
+        if i == n - 1 and config.mbstd:
+            x = MinibatchStdDev(config.mbstd)(x)
         conv = keras.layers.Conv2D(config.d_filters * 2**i, KERNEL_SIZE, strides=2,
                                    padding="same", use_bias=i == 0,
                                    kernel_initializer=weight_init())

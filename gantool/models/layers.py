@@ -1,7 +1,7 @@
 """Building blocks shared by the architectures: the DCGAN paper's initialisation (weights
 N(0, 0.02), batch-norm gamma N(1, 0.02), beta 0) and the other initialisation schemes
-(:func:`initializers`, :func:`initialise`), activations, spectral normalisation, label inputs
-and PacGAN input shapes."""
+(:func:`initializers`, :func:`initialise`), activations, spectral normalisation, label inputs,
+PacGAN input shapes and the minibatch standard deviation layer."""
 
 import itertools
 import math
@@ -150,6 +150,43 @@ class LogitDifference(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)
+
+
+@keras.saving.register_keras_serializable(package="gantool")
+class MinibatchStdDev(keras.layers.Layer):
+    """Minibatch standard deviation (Karras et al. 2018, ProGAN section 3): (N, H, W, C) ->
+    (N, H, W, C + 1), the extra map (constant over H, W) holding, for each sample, the std over
+    its group of every feature, averaged over H, W and C (>= 0; sqrt(epsilon) for a group of
+    one). The batch is split into ``group_size`` groups of N / group_size (samples i and
+    i + N / group_size share a group), or taken whole as one group when N is smaller than
+    ``group_size`` or not divisible by it. N is the batch the layer sees: under tf.distribute,
+    each replica's own share. Any N, static or not; computed in float32."""
+
+    def __init__(self, group_size=4, epsilon=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size, self.epsilon = int(group_size), float(epsilon)
+
+    def call(self, x):
+        import tensorflow as tf
+
+        features = tf.cast(x, tf.float32)
+        shape = tf.shape(features)
+        n, size = shape[0], self.group_size
+        group = tf.where((n >= size) & (n % size == 0), size, n)
+        grouped = tf.reshape(features, tf.stack([group, -1, shape[1], shape[2], shape[3]]))
+        deviation = grouped - tf.reduce_mean(grouped, axis=0, keepdims=True)
+        std = tf.sqrt(tf.reduce_mean(tf.square(deviation), axis=0) + self.epsilon)
+        per_group = tf.reduce_mean(std, axis=[1, 2, 3])  # (N / group,)
+        per_sample = tf.tile(per_group, tf.reshape(group, [1]))  # sample i: group i % (N/group)
+        stat = tf.broadcast_to(per_sample[:, None, None, None],
+                               tf.stack([n, shape[1], shape[2], 1]))
+        return tf.concat([x, tf.cast(stat, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size, "epsilon": self.epsilon}
 
 
 def discriminator_model(samples, label, features, config):

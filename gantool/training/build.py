@@ -9,6 +9,7 @@ from gantool.fieldtypes import seed_bits
 from gantool.gan import GAN, UPDATES
 from gantool.models import build_models
 from gantool.models.layers import INIT_SCHEMES
+from gantool.training.ema import DEFAULT_RAMPUP, HalfLifeEmaAdam
 from gantool.training.schedule import load_data
 from gantool.training.transfer import freeze_first_layers
 
@@ -31,18 +32,35 @@ def validate_step(config):
                          "> 1): the simultaneous update has one set of latents")
 
 
+def augment_settings(config):
+    """The GAN's augmentation arguments; --augment on data other than images is a usage error
+    (``config.data_shape`` known)."""
+    if config.augment != "none" and len(config.data_shape or ()) != 3:
+        raise UsageError(f"--augment {config.augment} needs images (H, W, C); this dataset's "
+                         f"examples have shape {tuple(config.data_shape or ())}")
+    return dict(augment=config.augment, augment_policy=tuple(config.augment_policy.split(",")),
+                ada_target=config.ada_target, ada_kimg=config.ada_kimg,
+                ada_interval=config.ada_interval)
+
+
 def set_precision(precision):
     keras.mixed_precision.set_global_policy(precision)
 
 
-def adam(config, learning_rate, ema=None):
+def adam(config, learning_rate, ema=None, ema_kimg=None):
     """Adam with the run's betas and epsilon (``--adam-epsilon``, Keras's 1e-7 by default);
     ``--ema``: Keras's optimizer keeps the moving average of the weights it updates (saved with
-    the optimizer in checkpoints; see sampling.load_generator)."""
-    optimizer = keras.optimizers.Adam(learning_rate, beta_1=config.beta1, beta_2=config.beta2,
-                                      epsilon=config.adam_epsilon,
-                                      use_ema=ema is not None,
-                                      ema_momentum=ema if ema is not None else 0.99)
+    the optimizer in checkpoints; see sampling.load_generator); ``--ema-kimg``: the same with a
+    half-life in images (:class:`~gantool.training.ema.HalfLifeEmaAdam`)."""
+    options = dict(beta_1=config.beta1, beta_2=config.beta2, epsilon=config.adam_epsilon)
+    if ema_kimg is not None:
+        optimizer = HalfLifeEmaAdam(
+            learning_rate, half_life_kimg=ema_kimg, images_per_update=config.batch_size,
+            rampup=DEFAULT_RAMPUP if config.ema_rampup is None else config.ema_rampup, **options)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate, use_ema=ema is not None,
+                                          ema_momentum=ema if ema is not None else 0.99,
+                                          **options)
     if config.precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
@@ -65,9 +83,11 @@ def build_gan(config, strategy, total_steps=None, steps_per_execution=1):
                   d_steps=config.d_steps, g_steps=config.g_steps, gp_weight=config.gp_weight,
                   r1_gamma=config.r1, instance_noise=config.instance_noise,
                   total_steps=total_steps, pack=config.pack, conditional=config.conditional,
-                  update=config.update, same_latents=config.g_latents == "same")
+                  update=config.update, same_latents=config.g_latents == "same",
+                  r2_gamma=config.r2, **augment_settings(config))
         gan.compile(d_optimizer=adam(config, config.d_learning_rate),
-                    g_optimizer=adam(config, config.g_learning_rate, config.ema),
+                    g_optimizer=adam(config, config.g_learning_rate, config.ema,
+                                     config.ema_kimg),
                     jit_compile=config.jit, steps_per_execution=steps_per_execution)
         gan.build_optimizers()
     return gan

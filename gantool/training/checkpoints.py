@@ -22,11 +22,19 @@ class RunCheckpoint:
 
     step_of = staticmethod(rundir.step_of)  # the step a checkpoint prefix was saved at
 
-    def __init__(self, gan, directory, keep=3):
+    def __init__(self, gan, directory, keep=3, extras=None):
+        """``extras``: more variables to save by name (e.g. a budgeted run's training seconds);
+        a checkpoint without one of them (an older run's) restores the rest and leaves it."""
         self.gan = gan
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.checkpoint = tf.train.Checkpoint(
+        self.extras = dict(extras or {})
+        self.checkpoint = self._checkpoint(self.extras)
+        self.manager = self._manager(directory, keep)
+
+    def _checkpoint(self, extras):
+        gan = self.gan
+        return tf.train.Checkpoint(
             generator=gan.generator,
             discriminator=gan.discriminator,
             d_optimizer=gan.d_optimizer,
@@ -35,8 +43,9 @@ class RunCheckpoint:
             step=self.step,
             # Dropout's random state, so that a resumed run draws the same masks.
             rng_states=random_states(gan.generator, gan.discriminator),
+            **augment_state(gan),
+            **extras,
         )
-        self.manager = self._manager(directory, keep)
 
     def _manager(self, directory, keep):
         """The CheckpointManager of ``directory``; an unreadable ``checkpoint`` index file (empty,
@@ -90,7 +99,11 @@ class RunCheckpoint:
             raise UsageError(f"no checkpoint to resume from in {self.manager.directory}")
         intact = newest_intact(path)
         try:
-            self.checkpoint.restore(intact).assert_existing_objects_matched()
+            saved = {name.split("/")[0] for name, _ in tf.train.list_variables(intact)}
+            held = {k: v for k, v in self.extras.items() if k in saved}
+            checkpoint = (self.checkpoint if len(held) == len(self.extras)
+                          else self._checkpoint(held))
+            checkpoint.restore(intact).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as e:
             raise UsageError(f"checkpoint {intact} does not match this run's models: "
                              f"{str(e).splitlines()[0]}") from None
@@ -148,6 +161,13 @@ def newest_intact(prefix):
         damaged.append((candidate, problem))
     more = f", and so are the {len(damaged) - 1} before it" if len(damaged) > 1 else ""
     raise GantoolError(f"no intact checkpoint: {damaged[0][0]} is damaged ({damaged[0][1]}){more}")
+
+
+def augment_state(gan):
+    """``--augment ada``: its probability p and accumulators, so a resumed run continues with
+    the same p (nothing for other runs: their checkpoints keep their layout)."""
+    variables = getattr(getattr(gan, "augmenter", None), "variables", None)
+    return {"augment": list(variables)} if variables else {}
 
 
 def random_states(*models):

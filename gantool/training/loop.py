@@ -3,7 +3,8 @@
 :func:`train` prepares the run directory and the strategy; :func:`train_into` then loads the
 data (:func:`~gantool.training.schedule.load_data`), builds the GAN and restores a resumed run
 (:func:`build`), makes the callbacks (:func:`make_callbacks`), runs ``fit()`` (:func:`fit`)
-and reports how it ended (:func:`finish`).
+and reports how it ended (:func:`finish`). ``--time-budget`` ends training like a last epoch
+(:class:`~gantool.training.callbacks.budget.TrainingClock`).
 """
 
 import contextlib
@@ -37,7 +38,9 @@ from gantool.training.callbacks import (
     TrainingPlot,
     read_csv,
 )
+from gantool.training.callbacks.budget import TrainingClock, elapsed_variable, progress_variable
 from gantool.training.checkpoints import RunCheckpoint
+from gantool.training.lr_schedule import LearningRateSchedule, scale_variable, scheduled
 from gantool.training.schedule import load_data, schedule_for, steps_per_execution
 from gantool.training.signals import Interrupted, stop_requests
 from gantool.training.state import TrainingState
@@ -50,6 +53,7 @@ class TrainResult:
     epochs_done: int
     steps_done: int
     history: list
+    budget_spent: bool = False  # --time-budget ended training
 
 
 def train(config, *, resume=False, force=False, explicit=None, progress=True):
@@ -93,14 +97,14 @@ def train_into(config, run_dir, out_dir, strategy, resume, progress):
         rundir.write_config(run_dir, config)
     state = TrainingState(steps_per_epoch=schedule.steps, epochs=schedule.epochs,
                           step=start_step, on_nan=config.on_nan)
-    if state.epochs_done >= schedule.epochs:
-        print(f"{run_dir} has already trained {state.epochs_done} epochs; pass a larger --epochs "
-              "to continue")
-        return TrainResult(run_dir, state.epochs_done, state.step,
-                           read_csv(run_dir / rundir.METRICS))
+    clock = TrainingClock(state, gan.progress, schedule.total_steps, schedule.budget,
+                          checkpoint.extras.get("elapsed_seconds"))
+    done = already_done(config, state, schedule, clock, run_dir)
+    if done is not None:
+        return done
     log = RunLog(out_dir, state)
     callbacks, closers = make_callbacks(config, state, log, gan, checkpoint, source, out_dir,
-                                        progress, evaluate=out_dir == run_dir)
+                                        progress, evaluate=out_dir == run_dir, clock=clock)
     try:
         fit(gan, schedule.dataset(source, config, state.epochs_done), schedule, state,
             callbacks, checkpoint, run_dir)
@@ -110,33 +114,58 @@ def train_into(config, run_dir, out_dir, strategy, resume, progress):
     return finish(state, schedule, checkpoint, run_dir, log.history)
 
 
+def already_done(config, state, schedule, clock, run_dir):
+    """The TrainResult of a resumed run with nothing left to train (its epochs, or its time
+    budget, done), after saying so; else None."""
+    if state.epochs_done < schedule.epochs and not clock.spent:
+        return None
+    if clock.spent:
+        print(f"{run_dir} has already trained its --time-budget of {config.time_budget:g} "
+              f"minutes ({clock.seconds / 60:.2f}); pass a larger --time-budget to continue")
+    else:
+        print(f"{run_dir} has already trained {state.epochs_done} epochs; pass a larger --epochs "
+              "to continue")
+    return TrainResult(run_dir, state.epochs_done, state.step, read_csv(run_dir / rundir.METRICS))
+
+
 def build(config, strategy, schedule, run_dir, out_dir, resume, progress):
-    """The GAN, its RunCheckpoint (in ``out_dir``) and the step training starts from: that of
-    the run's latest checkpoint, restored, when resuming."""
+    """The GAN (with its ``progress`` variable), its RunCheckpoint (in ``out_dir``; with a
+    budgeted run's ``elapsed_seconds`` and a learning-rate schedule's ``lr_scale``) and the step
+    training starts from: that of the run's latest checkpoint, restored, when resuming."""
     resume_from = rundir.latest_checkpoint(rundir.checkpoint_dir(run_dir)) if resume else None
     per_execution = steps_per_execution(config, schedule, rundir.step_of(resume_from), progress)
-    gan = build_gan(config, strategy, total_steps=schedule.total_steps,
+    # under a budget the traced step's instance noise follows gan.progress instead of the step
+    gan = build_gan(config, strategy, total_steps=None if schedule.budget else schedule.total_steps,
                     steps_per_execution=per_execution)
+    progress_variable(gan, strategy)
     scalar_logs_under_multi_worker(gan, strategy)
     if config.dry_run and out_dir == run_dir:  # the chief, even with --quiet
         print_summaries(gan.generator, gan.discriminator)
     with strategy.scope():
-        checkpoint = RunCheckpoint(gan, rundir.checkpoint_dir(out_dir), keep=config.keep)
+        extras = {**({"elapsed_seconds": elapsed_variable()} if schedule.budget else {}),
+                  **({"lr_scale": scale_variable()} if scheduled(config) else {})}
+        checkpoint = RunCheckpoint(gan, rundir.checkpoint_dir(out_dir), keep=config.keep,
+                                   extras=extras)
     start_step = checkpoint.restore(resume_from)[0] if resume else 0
     if config.init_from and not resume:
         load_init_weights(gan, config)
     return gan, checkpoint, start_step
 
 
-def make_callbacks(config, state, log, gan, checkpoint, source, out_dir, progress, evaluate):
+def make_callbacks(config, state, log, gan, checkpoint, source, out_dir, progress, evaluate,
+                   clock):
     """The callbacks in their order (see :mod:`gantool.training.callbacks`), and what to close
     when training ends. ``log``: the RunLog, first (it counts the steps and turns the epoch logs
     into epoch means). ``evaluate``: this process writes the run directory, so it scores the
-    generator with ``--eval-every`` (no collective ops in it)."""
+    generator with ``--eval-every`` (no collective ops in it). ``clock``: the TrainingClock,
+    after the NanPolicy (then the learning-rate schedule that reads it)."""
     writer = SummaryWriter(out_dir / rundir.TENSORBOARD) if config.tensorboard else None
     sampler = SamplingGenerator(gan.generator, gan.g_optimizer, config)  # grids and scores
     bar = ProgressBar(state, log) if progress else None
-    callbacks = [log, NanPolicy(checkpoint, state)]
+    callbacks = [log, NanPolicy(checkpoint, state), clock]
+    if scheduled(config):
+        callbacks.append(LearningRateSchedule(config, state, clock,
+                                              checkpoint.extras["lr_scale"]))
     callbacks += [bar] if bar is not None else []
     callbacks += [TensorBoardScalars(writer, state)] if writer is not None else []
     callbacks += [TrainingPlot(out_dir, state, log.history),
@@ -168,7 +197,7 @@ def fit(gan, dataset, schedule, state, callbacks, checkpoint, run_dir):
                         steps_per_epoch=steps - done_in_epoch, **options)
                 dataset = dataset.skip(steps)
                 first_epoch += 1
-            if first_epoch < epochs and not state.interrupted:
+            if first_epoch < epochs and not (state.interrupted or state.budget_spent):
                 gan.fit(dataset, initial_epoch=first_epoch, epochs=epochs, steps_per_epoch=steps,
                         **options)
     except KeyboardInterrupt:
@@ -188,4 +217,4 @@ def finish(state, schedule, checkpoint, run_dir, history):
         raise Interrupted(f"stopped by {state.interrupted} at step {state.step} ({where}); saved "
                           f"{checkpoint.latest}; continue with: gantool train --out {run_dir} "
                           "--resume", state.interrupted)
-    return TrainResult(run_dir, state.epochs_done, state.step, history)
+    return TrainResult(run_dir, state.epochs_done, state.step, history, state.budget_spent)

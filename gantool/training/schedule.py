@@ -1,5 +1,6 @@
 """What a run trains on and for how long: the data source, the global batch, the steps per
-epoch and the epochs (all shortened by ``--dry-run``) and the steps per execution."""
+epoch and the epochs (all shortened by ``--dry-run``), the time budget and the steps per
+execution."""
 
 import math
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ DRY_RUN_EPOCHS = 2
 class Schedule:
     batch_size: int  # the global batch of one step: one real chunk per D step
     steps: int  # steps per epoch
-    epochs: int
+    epochs: int  # under a time budget, an upper bound
+    budget: float | None = None  # seconds of training (--time-budget; None under --dry-run)
 
     @property
     def total_steps(self):
@@ -54,9 +56,10 @@ def schedule_for(config, source):
         batch_size = min(batch_size, source.num_examples)
     steps = steps_per_epoch(source, batch_size, config.steps_per_epoch)
     epochs = config.epochs
-    if config.dry_run:
-        steps, epochs = min(steps, DRY_RUN_STEPS), min(epochs, DRY_RUN_EPOCHS)
-    return Schedule(batch_size, steps, epochs)
+    budget = None if config.time_budget is None else config.time_budget * 60.0
+    if config.dry_run:  # its couple of steps, whatever the budget
+        steps, epochs, budget = min(steps, DRY_RUN_STEPS), min(epochs, DRY_RUN_EPOCHS), None
+    return Schedule(batch_size, steps, epochs, budget)
 
 
 def execution_steps(wanted, steps_per_epoch, done_in_epoch=0):

@@ -10,11 +10,13 @@ class TrainingState:
     ("epoch 3" is the state after three epochs)."""
 
     steps_per_epoch: int
-    epochs: int
+    epochs: int  # the last epoch; under --time-budget, the one the budget ran out in
     step: int = 0  # steps completed so far (across resumes)
     on_nan: str = "stop"
     interrupted: str | None = None  # name of the signal that asked training to stop
     rollbacks: int = 0
+    budget_spent: bool = False  # --time-budget ran out: training ends after this step
+    step_values: dict = field(default_factory=dict)  # more steps.csv columns, e.g. {"lr": ...}
     epoch_extras: dict = field(default_factory=dict)  # 1-based epoch -> {"eval_fid": ...}
 
     @property

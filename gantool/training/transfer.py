@@ -63,7 +63,7 @@ def load_init_weights(gan, config):
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         raise UsageError(f"--init-from {prefix} does not fit this run's networks: "
                          f"{str(e).splitlines()[0]}") from None
-    if config.ema:
+    if config.ema or config.ema_kimg:
         _copy_ema(gan, prefix)
 
 
@@ -74,8 +74,8 @@ def _copy_ema(gan, prefix):
     source = rundir.read_config(rundir.resolve(prefix)[0])
     averages = gan.g_optimizer._model_variables_moving_average
     values = [v.numpy() for v in gan.generator.trainable_variables]
-    if source.ema:
-        theirs = keras.optimizers.Adam(use_ema=True, ema_momentum=source.ema)
+    if source.ema or source.ema_kimg:
+        theirs = keras.optimizers.Adam(use_ema=True, ema_momentum=source.ema or 0.99)
         theirs.build(gan.generator.trainable_variables)
         tf.train.Checkpoint(g_optimizer=theirs).restore(prefix).expect_partial()
         values = [v.numpy() for v in theirs._model_variables_moving_average]

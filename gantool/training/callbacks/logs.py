@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 
 from gantool import rundir
-from gantool.gan import LOG_NAMES
+from gantool.gan import AUGMENT_LOG_NAMES, LOG_NAMES
 from gantool.training.state import losses_finite
 
 
@@ -34,16 +34,23 @@ class EpochMeans:
 
     def __init__(self, rows=()):
         done = [r for r in rows if losses_finite(r)]
-        self.sums = {k: sum(float(r[k]) for r in done) for k in LOG_NAMES}
+        self.sums = {k: sum(float(r[k]) for r in done) for k in logged_names(done[-1])} \
+            if done else {k: 0.0 for k in LOG_NAMES}
         self.count = len(done)
 
     def add(self, values):
-        for k in LOG_NAMES:
-            self.sums[k] += values[k]
+        for k in values:  # LOG_NAMES, and AUGMENT_LOG_NAMES with --augment
+            self.sums[k] = self.sums.get(k, 0.0) + values[k]
         self.count += 1
 
     def means(self):
-        return {k: self.sums[k] / max(self.count, 1) for k in LOG_NAMES}
+        return {k: self.sums[k] / max(self.count, 1) for k in self.sums}
+
+
+def logged_names(logs):
+    """The step's logged names in ``logs`` (a step's logs or a steps.csv row): LOG_NAMES, and
+    AUGMENT_LOG_NAMES where the run logs them (--augment)."""
+    return [*LOG_NAMES, *(k for k in AUGMENT_LOG_NAMES if logs.get(k) not in (None, ""))]
 
 
 class RunLog(keras.callbacks.Callback):
@@ -77,9 +84,10 @@ class RunLog(keras.callbacks.Callback):
         # and logs: each row of steps.csv (and each term of the epoch means) is every Kth step.
         self.state.step += batch + 1 - self.batches_seen
         self.batches_seen = batch + 1
-        values = {k: float(logs[k]) for k in LOG_NAMES}
+        values = {k: float(logs[k]) for k in logged_names(logs)}
         self.step_rows.append({"step": self.state.step, "epoch": self.current_epoch + 1,
-                               **{k: f"{v:.6g}" for k, v in values.items()}})
+                               **{k: f"{v:.6g}" for k, v in values.items()},
+                               **self.state.step_values})
         finite = losses_finite(values)
         if finite:
             self.epoch_means.add(values)
@@ -87,7 +95,9 @@ class RunLog(keras.callbacks.Callback):
             self.flush()
 
     def flush(self):
-        write_csv(self.run_dir / rundir.STEPS, self.step_rows, ["step", "epoch", *LOG_NAMES])
+        names = logged_names(self.step_rows[-1]) if self.step_rows else LOG_NAMES
+        write_csv(self.run_dir / rundir.STEPS, self.step_rows,
+                  ["step", "epoch", *names, *self.state.step_values])
 
     def on_epoch_end(self, epoch, logs=None):
         if self.state.stopped_mid_epoch:  # a partial epoch: its steps are in steps.csv only

@@ -3,6 +3,8 @@
 import keras
 from tqdm.auto import tqdm
 
+from gantool.config.train_config import BUDGET_EPOCHS
+
 
 class ProgressBar(keras.callbacks.Callback):
     """Shows the steps of the current epoch and the running means that ``log`` (the run's
@@ -16,10 +18,10 @@ class ProgressBar(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.shown = self.state.step
+        of = f"/{self.state.epochs}" if self.state.epochs < BUDGET_EPOCHS else ""  # --time-budget
         self.bar = tqdm(total=self.state.steps_per_epoch,
                         initial=self.state.step - epoch * self.state.steps_per_epoch,
-                        desc=f"epoch {epoch + 1}/{self.state.epochs}", unit="step",
-                        dynamic_ncols=True)
+                        desc=f"epoch {epoch + 1}{of}", unit="step", dynamic_ncols=True)
 
     def on_train_batch_end(self, batch, logs=None):
         means = self.log.epoch_means.means()

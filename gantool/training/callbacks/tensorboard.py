@@ -4,7 +4,7 @@
 import keras
 import tensorflow as tf
 
-from gantool.gan import LOG_NAMES
+from gantool.training.callbacks.logs import logged_names
 from gantool.training.state import losses_finite
 
 # TensorBoard's per-step curves get the mean of this many steps: writing the 6 scalars costs
@@ -48,7 +48,7 @@ class TensorBoardScalars(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         step, previous = self.state.step, self.last_step
         self.last_step = step
-        values = {k: float(logs[k]) for k in LOG_NAMES}
+        values = {k: float(logs[k]) for k in logged_names(logs)}  # aug_p, ... too
         if not losses_finite(values):
             return
         self.window.append(values)
@@ -57,7 +57,8 @@ class TensorBoardScalars(keras.callbacks.Callback):
 
     def _write_window(self):
         if self.window:
-            means = {k: sum(v[k] for v in self.window) / len(self.window) for k in LOG_NAMES}
+            means = {k: sum(v[k] for v in self.window) / len(self.window)
+                     for k in self.window[-1]}
             self.writer.scalars(means, self.state.step, prefix="step/")
         self.window = []
 
@@ -65,7 +66,8 @@ class TensorBoardScalars(keras.callbacks.Callback):
         self._write_window()
         if self.state.stopped_mid_epoch or logs is None:
             return
-        self.writer.scalars({k: logs[k] for k in LOG_NAMES}, epoch + 1, prefix="epoch/")
+        self.writer.scalars({k: logs[k] for k in logged_names(logs)}, epoch + 1,
+                            prefix="epoch/")
         extras = {k: v for k, v in logs.items() if k.startswith(EVAL_PREFIX)}
         if extras:
             self.writer.scalars(extras, epoch + 1, prefix="eval/")
