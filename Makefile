@@ -11,7 +11,7 @@ RING_DIR ?= demo_ring
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lint]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lint,video,mlflow,wandb]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)  ## create .venv and install gantool with its test tools
@@ -40,11 +40,12 @@ demo-ring: $(STAMP)  ## train a vanilla GAN on the 2-D ring toy, then sample and
 	@echo "  sample.png     2000 fresh samples over the real data"
 	@echo "  training.png   losses and discriminator outputs per step and per epoch"
 
-test: $(STAMP)  ## run the test suite (slow tests excluded)
-	$(PY) -m pytest -q
+TEST_WORKERS ?= 3
+test: $(STAMP)  ## run the test suite (slow tests excluded), one test file per worker process
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-all: $(STAMP)  ## run every test, slow ones included
-	$(PY) -m pytest -q -m ""
+	$(PY) -m pytest -q -m "" -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gantool tests benchmarks

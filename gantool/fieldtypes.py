@@ -9,8 +9,9 @@ from gantool.errors import UsageError
 def check_annotated(name, annotation, value, source="config"):
     """``value`` of setting ``name`` checked against its type ``annotation``: ``bool`` must be a
     bool, ``int`` a whole number (not a bool or a float), ``float`` a number (ints become
-    floats), ``str`` text, ``list[int]`` a list of whole numbers; ``X | None`` also accepts
-    None. Returns the value; raises :class:`UsageError` naming the setting and the value."""
+    floats), ``str`` text, ``list[int]`` a list of whole numbers, ``list[str]`` of texts;
+    ``X | None`` also accepts None. Returns the value; raises :class:`UsageError` naming the
+    setting and the value."""
     optional = isinstance(annotation, types.UnionType) and type(None) in annotation.__args__
     if optional:
         annotation = next(a for a in annotation.__args__ if a is not type(None))
@@ -26,8 +27,8 @@ def check_annotated(name, annotation, value, source="config"):
 
 
 def _is_a(value, annotation):
-    if annotation == list[int]:
-        return isinstance(value, list) and all(_is_a(v, int) for v in value)
+    if annotation in (list[int], list[str]):
+        return isinstance(value, list) and all(_is_a(v, annotation.__args__[0]) for v in value)
     if annotation is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if annotation is dict:
@@ -36,7 +37,8 @@ def _is_a(value, annotation):
 
 
 _TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text",
-               list[int]: "a list of whole numbers", dict: "a table"}
+               list[int]: "a list of whole numbers", list[str]: "a list of names",
+               dict: "a table"}
 
 # Seeds: every integer in [0, 2**63) (TensorFlow's int64 seeds); see seed_bits.
 MAX_SEED = 2**63 - 1

@@ -30,6 +30,7 @@ from gantool.adaptive import Augmenter
 from gantool.augment import POLICIES
 from gantool.draws import LATENT_DISTRIBUTIONS, sample_latents, step_seed
 from gantool.losses import LOSSES
+from gantool.models.layers import MinibatchStdDev
 from gantool.objectives import pack_samples
 
 UPDATES = ("simultaneous", "alternating")
@@ -93,7 +94,11 @@ class GAN(keras.Model):
         self.same_latents = same_latents
         # Batch norm statistics differ for a mixed real+fake batch, so fuse the two
         # discriminator passes only when D has no batch norm.
+        # Minibatch-std groups are runs of group_size rows: a fused batch keeps real and fake
+        # groups apart only when the group size divides the per-replica batch (_fuses).
         self.fuse_discriminator = not has_batch_norm(discriminator)
+        self.mbstd_groups = [layer.group_size for layer in discriminator.layers
+                             if isinstance(layer, MinibatchStdDev)]
         self.built = True
 
     def call(self, latents, training=False):
@@ -164,7 +169,7 @@ class GAN(keras.Model):
         draws (each pass of a step its own)."""
         real = self.augment(real, offset)
         fake = self.augment(tf.cast(fake, real.dtype), offset + 1)
-        if self.fuse_discriminator:
+        if self._fuses(real.shape[0]):
             both_labels = tf.concat([labels, labels], 0) if self.conditional else None
             if self.pack > 1:  # keep packs homogeneous: pack each half, then join
                 logits = self._judge_packed_pair(real, fake, both_labels)
@@ -172,6 +177,14 @@ class GAN(keras.Model):
                 logits = self._judge(tf.concat([real, fake], 0), both_labels, 0)
             return (*tf.split(logits, 2, axis=0), real, fake)
         return self._judge(real, labels, 0), self._judge(fake, labels, 1), real, fake
+
+    def _fuses(self, batch):
+        """Whether D judges real and fake of ``batch`` rows each (static, or None) in one pass
+        with the same outputs as two."""
+        if not self.fuse_discriminator:
+            return False
+        return all(batch is not None and batch % (size * max(self.pack, 1)) == 0
+                   for size in self.mbstd_groups)
 
     def _judge_packed_pair(self, real, fake, labels):
         x = tf.concat([pack_samples(real, self.pack), pack_samples(fake, self.pack)], 0)

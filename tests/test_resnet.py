@@ -91,12 +91,12 @@ def test_init_schemes_and_mixed_precision():
 
 def mbstd_reference(x, group_size):
     """Sample i's statistic: the mean over features of the std over the samples j of its group
-    (j = i mod N/G), with the whole batch as one group when G does not divide N."""
+    (j // G == i // G), with the whole batch as one group when G does not divide N."""
     n = len(x)
-    groups = n // group_size if n >= group_size and n % group_size == 0 else 1
+    size = group_size if n >= group_size and n % group_size == 0 else n
     stat = np.empty(n)
     for i in range(n):
-        members = x[np.arange(n) % groups == i % groups].astype(np.float64)
+        members = x[np.arange(n) // size == i // size].astype(np.float64)
         stat[i] = np.sqrt(members.var(axis=0) + 1e-8).mean()
     return stat
 
@@ -120,10 +120,12 @@ def test_mbstd_matches_numpy(n, group_size):
 
 def test_mbstd_on_a_known_array_and_fallbacks():
     x = np.array([0, 1, 2, 3, 10, 11, 12, 13], np.float32).reshape(8, 1, 1, 1)
-    # group 4, groups of N/4 = 2: {0, 2, 10, 12} and {1, 3, 11, 13}, each of std sqrt(26)
-    np.testing.assert_allclose(mbstd(x, 4)[:, 0, 0, 1], np.sqrt(26), rtol=1e-6)
-    # group 2: {0, 10}, {1, 11}, {2, 12}, {3, 13}: std 5 each
-    np.testing.assert_allclose(mbstd(x, 2)[:, 0, 0, 1], 5, rtol=1e-6)
+    # group 4: {0, 1, 2, 3} and {10, 11, 12, 13}, each of std sqrt(1.25)
+    np.testing.assert_allclose(mbstd(x, 4)[:, 0, 0, 1], np.sqrt(1.25), rtol=1e-6)
+    # group 2: {0, 1}, {2, 3}, {10, 11}, {12, 13}: std 0.5 each
+    np.testing.assert_allclose(mbstd(x, 2)[:, 0, 0, 1], 0.5, rtol=1e-6)
+    # a group of 8: all of them, std sqrt(26.25)
+    np.testing.assert_allclose(mbstd(x, 8)[:, 0, 0, 1], np.sqrt(26.25), rtol=1e-6)
     # 6 samples, group 4 (does not divide): the whole batch is the group
     np.testing.assert_allclose(mbstd(x[:6], 4)[:, 0, 0, 1], np.std(x[:6]), rtol=1e-6)
     # fewer samples than the group: the whole batch; one sample: sqrt(epsilon)
@@ -169,6 +171,23 @@ def test_mbstd_groups_each_replicas_own_batch():
         shard = x[4 * replica:][:4]
         np.testing.assert_allclose(result.numpy()[:, 0, 0, 3], mbstd_reference(shard, 4),
                                    rtol=1e-5)
+
+
+def test_a_fused_real_and_fake_pass_keeps_their_groups_apart():
+    """D without batch norm judges real and fake in one call (GAN.discriminate); with the batch
+    a multiple of the group size, each group is all real or all fake, as in two calls."""
+    from gantool.gan import GAN
+
+    generator, discriminator = build_models(tiny_config(32, mbstd=4))
+    gan = GAN(generator, discriminator, latent_dim=8, loss="ns")
+    assert gan.fuse_discriminator and gan._fuses(8) and gan._fuses(12)
+    assert not gan._fuses(6) and not gan._fuses(None)  # fused, groups would mix: two passes
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (8, 32, 32, 3)).astype("float32")
+    fake = (real[:1] + 0 * real).astype("float32")  # no variety at all
+    real_logits, fake_logits, _, _ = gan.discriminate(real, fake, None)
+    np.testing.assert_allclose(real_logits, discriminator(real, training=True), atol=1e-5)
+    np.testing.assert_allclose(fake_logits, discriminator(fake, training=True), atol=1e-5)
 
 
 def test_dcgan_mbstd_is_off_by_default_and_goes_before_the_last_conv():

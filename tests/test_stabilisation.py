@@ -71,9 +71,10 @@ CASES = [case if case in QUICK else pytest.param(*case, marks=pytest.mark.slow)
 def test_every_flag_and_loss_trains_a_step(arch, loss, flags, strategies):
     config = config_for(arch, loss, **FLAGS[flags])
     validate(config)
-    strategy = strategies["mirrored" if (arch, flags) in (("mlp", "everything"),
-                                                           ("dcgan", "spectral_norm"),
-                                                           ("mlp", "conditional")) else "default"]
+    # one all-flags row and the conditional one under 2 replicas (tests/test_distribute.py
+    # checks the mathematics); the rest on one device, where a step builds in a fraction
+    mirrored = {("mlp", "ns", "everything"), ("mlp", "ns", "conditional")}
+    strategy = strategies["mirrored" if (arch, loss, flags) in mirrored else "default"]
     gan, logs = train_steps(config, strategy)
     assert len(logs) == 2
     for entry in logs:

@@ -55,6 +55,12 @@ def architecture_setting_options():
     return params
 
 
+def trackers():
+    from gantool.trackers import TRACKERS
+
+    return TRACKERS
+
+
 @click.command(cls=TrainCommand, epilog="Datasets:\n\n\b\n" + describe_datasets())
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML recipe; options given on the command line override its values.")
@@ -175,6 +181,9 @@ def architecture_setting_options():
               help="Images in each sample grid.")
 @click.option("--tensorboard/--no-tensorboard", default=DEFAULTS.tensorboard, show_default=True,
               help="Write TensorBoard events under RUN_DIR/tensorboard.")
+@click.option("--track", type=RegistryChoice(trackers, "TRACKER"), multiple=True,
+              help="Also log the scalars, sample images and settings to this experiment "
+              "tracker (repeat for several; needs gantool[mlflow] or gantool[wandb]).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=DEFAULTS.strategy,
               show_default=True, help="tf.distribute strategy (auto: mirrored on several GPUs).")
 @click.option("--cpu-devices", type=POSITIVE,
@@ -230,6 +239,7 @@ def config_from_command_line(ctx, config_file, options):
     recipe = read_toml(config_file) if config_file else {}
     explicit = {k for k in options
                 if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    options["track"] = list(options.get("track") or ())  # repeated --track: a list
     if options.get("channels") is not None:
         options["channels"] = int(options["channels"])
     # architecture settings not given keep the architecture's defaults (in TrainConfig)

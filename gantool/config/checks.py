@@ -7,6 +7,7 @@ from gantool.errors import UsageError
 from gantool.fieldtypes import check_derived, check_seed
 from gantool.losses import LOSSES
 from gantool.models import ARCHITECTURES
+from gantool.trackers import check_trackers
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -23,6 +24,8 @@ def validate(config, saved=False):
     derived when it trained, must be there)."""
     ARCHITECTURES.get(config.arch)
     check_derived(config) if saved else validate_dataset_spec(config.dataset)
+    if not saved:  # a run's --track packages need not be installed where it is sampled
+        check_trackers(config.track)
     check_seed(config.seed, "seed")
     _check(config.strategy in STRATEGIES,
            f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGIES)}")

@@ -78,6 +78,7 @@ class TrainConfig:
     keep: int = 3
     grid_size: int = 64
     tensorboard: bool = True
+    track: list[str] = field(default_factory=list)  # --track: gantool.trackers
     # execution
     strategy: str = "auto"
     cpu_devices: int | None = None
@@ -212,4 +213,5 @@ BUDGET_EPOCHS = 10**6
 RESUMABLE_SETTINGS = ("epochs", "time_budget", "steps_per_epoch", "sample_every",
                       "sample_every_steps", "checkpoint_every", "keep", "strategy", "cpu_devices",
                       "tpu", "jit", "steps_per_execution", "dry_run", "tensorboard", "out",
-                      "on_nan", "eval_every", "eval_n", "inception_weights", "skip_bad_images")
+                      "track", "on_nan", "eval_every", "eval_n", "inception_weights",
+                      "skip_bad_images")

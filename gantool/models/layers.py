@@ -157,8 +157,9 @@ class MinibatchStdDev(keras.layers.Layer):
     """Minibatch standard deviation (Karras et al. 2018, ProGAN section 3): (N, H, W, C) ->
     (N, H, W, C + 1), the extra map (constant over H, W) holding, for each sample, the std over
     its group of every feature, averaged over H, W and C (>= 0; sqrt(epsilon) for a group of
-    one). The batch is split into ``group_size`` groups of N / group_size (samples i and
-    i + N / group_size share a group), or taken whole as one group when N is smaller than
+    one). Groups are runs of ``group_size`` consecutive samples (i and j share one when
+    i // group_size == j // group_size), so a real batch and a fake batch of such a size
+    joined in one call keep their own groups; the batch is one group when N is smaller than
     ``group_size`` or not divisible by it. N is the batch the layer sees: under tf.distribute,
     each replica's own share. Any N, static or not; computed in float32."""
 
@@ -173,11 +174,11 @@ class MinibatchStdDev(keras.layers.Layer):
         shape = tf.shape(features)
         n, size = shape[0], self.group_size
         group = tf.where((n >= size) & (n % size == 0), size, n)
-        grouped = tf.reshape(features, tf.stack([group, -1, shape[1], shape[2], shape[3]]))
-        deviation = grouped - tf.reduce_mean(grouped, axis=0, keepdims=True)
-        std = tf.sqrt(tf.reduce_mean(tf.square(deviation), axis=0) + self.epsilon)
+        grouped = tf.reshape(features, tf.stack([-1, group, shape[1], shape[2], shape[3]]))
+        deviation = grouped - tf.reduce_mean(grouped, axis=1, keepdims=True)
+        std = tf.sqrt(tf.reduce_mean(tf.square(deviation), axis=1) + self.epsilon)
         per_group = tf.reduce_mean(std, axis=[1, 2, 3])  # (N / group,)
-        per_sample = tf.tile(per_group, tf.reshape(group, [1]))  # sample i: group i % (N/group)
+        per_sample = tf.repeat(per_group, group)  # (N,): sample i gets group i // group
         stat = tf.broadcast_to(per_sample[:, None, None, None],
                                tf.stack([n, shape[1], shape[2], 1]))
         return tf.concat([x, tf.cast(stat, x.dtype)], axis=-1)

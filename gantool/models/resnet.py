@@ -1,9 +1,9 @@
 """Residual generator and discriminator (SNGAN, Miyato et al. 2018; BigGAN, Brock et al. 2019)
 for square images of 1 or 3 channels, sizes 28, 32, 48, 64 and 128.
 
-Generator: latent (N, latent_dim) [+ class embedding] -> dense -> (s0, s0, g_channels) -> n up
-blocks -> batch norm, ReLU, 3x3 conv, tanh -> (N, S, S, C) in [-1, 1], S = s0 * 2**n (28: 7 * 4,
-32: 4 * 8, 48: 6 * 8, 64: 4 * 16, 128: 4 * 32). An up block is
+Generator: latent (N, latent_dim) [+ class embedding] -> dense -> (N, s0, s0, F) -> n up blocks
+-> norm, ReLU, 3x3 conv, tanh -> (N, S, S, C) in [-1, 1], S = s0 * 2**n (28: 7 * 4, 32: 4 * 8,
+48: 6 * 8, 64: 4 * 16, 128: 4 * 32). An up block is
 ``norm -> ReLU -> nearest x2 -> conv3x3 -> norm -> ReLU -> conv3x3`` plus a shortcut
 ``conv1x1 -> nearest x2``.
 
@@ -12,8 +12,12 @@ block at s0 x s0 without downsampling -> ReLU -> sum over positions -> logits (N
 projection head when conditional). A down block is ``ReLU -> conv3x3 -> ReLU -> conv3x3 ->
 avgpool /2`` plus a shortcut ``conv1x1 -> avgpool /2`` (the first block skips the leading ReLU
 and pools before its shortcut's 1x1 conv, SNGAN's "optimized" block). D has no normalisation;
-``--spectral-norm`` wraps every D convolution and the logit layer. Every block keeps the same
-width (``--g-channels`` in G, ``--d-channels`` in D), as SNGAN's CIFAR-10 networks do.
+``--spectral-norm`` wraps every D convolution and the logit layer.
+
+Widths double inwards from the image side, as in DCGAN and BigGAN: G's last block has
+``--g-channels`` (F above is that times min(2**(n-1), 8)), D's first ``--d-channels``, each
+block further from the image twice the one before, at most 8x. The norm in G is batch norm or
+none (``--g-norm none``: normalisation-free, as R3GAN). Weights start as ``--init`` says.
 """
 
 from gantool.models.architecture import Architecture, register_architecture
@@ -26,9 +30,9 @@ SUPPORTED = ", ".join(map(str, START_SIZES))
 EXAMPLE_SHAPES = ((28, 28, 1), (32, 32, 3))  # the registry-wide tests build these
 MAX_WIDEN = 8  # the widest block has at most 8x the base channels
 SETTINGS = (
-    Setting("g_channels", "int", 32, "channels of the generator's last block (doubling inwards, "
+    Setting("g_channels", "int", 20, "channels of the generator's last block (doubling inwards, "
             f"at most {MAX_WIDEN}x)", low=1),
-    Setting("d_channels", "int", 32, "channels of the discriminator's first block (doubling "
+    Setting("d_channels", "int", 20, "channels of the discriminator's first block (doubling "
             f"inwards, at most {MAX_WIDEN}x)", low=1),
     Setting("g_norm", "str", "batch", "normalisation in the generator's blocks (none: "
             "normalisation-free, as R3GAN)", choices=("batch", "none")),

@@ -20,6 +20,7 @@ from gantool.config import validate
 from gantool.distribute import is_chief, make_strategy, tf_config
 from gantool.errors import GantoolError
 from gantool.sampling import SamplingGenerator
+from gantool.trackers import with_trackers
 from gantool.training.build import (
     build_gan,
     print_summaries,
@@ -108,10 +109,10 @@ def train_into(config, run_dir, out_dir, strategy, resume, progress):
     try:
         fit(gan, schedule.dataset(source, config, state.epochs_done), schedule, state,
             callbacks, checkpoint, run_dir)
-    finally:
+        return finish(state, schedule, checkpoint, run_dir, log.history)
+    finally:  # after finish(): a tracker run ends as failed or killed on its exception
         for close in closers:
             close()
-    return finish(state, schedule, checkpoint, run_dir, log.history)
 
 
 def already_done(config, state, schedule, clock, run_dir):
@@ -160,6 +161,8 @@ def make_callbacks(config, state, log, gan, checkpoint, source, out_dir, progres
     generator with ``--eval-every`` (no collective ops in it). ``clock``: the TrainingClock,
     after the NanPolicy (then the learning-rate schedule that reads it)."""
     writer = SummaryWriter(out_dir / rundir.TENSORBOARD) if config.tensorboard else None
+    if evaluate:  # --track: the chief's scalars and images also go to experiment trackers
+        writer = with_trackers(writer, config, out_dir)
     sampler = SamplingGenerator(gan.generator, gan.g_optimizer, config)  # grids and scores
     bar = ProgressBar(state, log) if progress else None
     callbacks = [log, NanPolicy(checkpoint, state), clock]

@@ -79,9 +79,10 @@ class TrainingClock(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.started is None:
             self.started = time.monotonic()
+        seconds = self.seconds  # one reading: what is saved is what decided
         if self.elapsed is not None:
-            self.elapsed.assign(self.seconds)
-        if self.spent and not self.state.budget_spent:
+            self.elapsed.assign(seconds)
+        if self.budget is not None and seconds >= self.budget and not self.state.budget_spent:
             self.state.budget_spent = True
             self.state.epochs = self.current_epoch + 1  # this one is the last
             self.model.stop_training = True
