@@ -173,7 +173,12 @@ def copy_ema_weights(generator, optimizer, target):
     """Load ``generator``'s weights into ``target`` (a same-architecture model), then replace its
     trainable weights by the moving averages kept by ``optimizer`` (built with ``use_ema``)."""
     target.set_weights(generator.get_weights())
-    optimizer.finalize_variable_values(target.trainable_variables)
+    # Read the averages rather than call optimizer.finalize_variable_values(target...): under
+    # tf.distribute that assigns through the strategy, which refuses the clone's plain variables.
+    averages = dict(zip(map(id, optimizer._trainable_variables),
+                        optimizer._model_variables_moving_average))
+    for live, copy in zip(generator.trainable_variables, target.trainable_variables):
+        copy.assign(np.asarray(averages[id(live)]))
     return target
 
 

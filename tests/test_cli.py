@@ -435,3 +435,24 @@ def test_a_0_1_0_run_directory_samples_animates_evaluates_and_resumes(tmp_path, 
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["g_hidden"] == [8] and "g_filters" not in config and config["epochs"] == 3
+
+
+def test_an_unforeseen_failure_is_one_error_line_with_exit_1(monkeypatch, capsys):
+    """Not a GantoolError, not an OSError (a TensorFlow failure, a bug): still one line, exit 1;
+    the traceback only with GANTOOL_VERBOSE=1."""
+    import gantool.cli as cli_module
+
+    def fail(**kwargs):
+        raise RuntimeError("the device went away\nmore detail")
+
+    monkeypatch.setattr(cli_module.cli, "main", fail)
+    with pytest.raises(SystemExit) as stopped:
+        main(["train"])
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert err == ("Error: unexpected RuntimeError: the device went away (run 'gantool "
+                   "--verbose ...' for the traceback, and please report it)\n")
+    monkeypatch.setenv("GANTOOL_VERBOSE", "1")
+    with pytest.raises(SystemExit):
+        main(["train"])
+    assert "Traceback" in capsys.readouterr().err

@@ -154,14 +154,16 @@ def test_ema_weights_trail_the_live_weights(strategies):
                zip(live, ema.trainable_variables))
 
 
-def test_ema_end_to_end_sample_uses_average_unless_no_ema(tmp_path, capsys):
+@pytest.mark.parametrize("strategy", [[], ["--strategy", "mirrored", "--cpu-devices", "2"]],
+                         ids=["one-device", "mirrored"])
+def test_ema_end_to_end_sample_uses_average_unless_no_ema(tmp_path, capsys, strategy):
     from gantool.rundir import Run
     from gantool.sampling import load_generator
     from tests.test_cli import ok, tiny
 
     run_dir = tmp_path / "ema"
     ok(["train", "--arch", "mlp", "--dataset", "ring", "--ema", "0.5", "--out", run_dir,
-        *tiny("mlp")], capsys)
+        *tiny("mlp"), *strategy], capsys)
     averaged = load_generator(Run.open(run_dir))
     live = load_generator(Run.open(run_dir), ema=False)
     z = np.random.default_rng(0).standard_normal((5, 8)).astype("float32")

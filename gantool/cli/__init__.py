@@ -6,6 +6,7 @@ TensorFlow is imported only inside commands that need it, so ``--help`` stays fa
 
 import os
 import sys
+import traceback
 
 import click
 
@@ -63,4 +64,18 @@ def main(argv=None):
         click.echo(f"Error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
                    err=True)
         code = 1
+    except Exception as e:  # an unforeseen failure (TensorFlow's, or a bug): still one line
+        code = report_unexpected(e)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def report_unexpected(error):
+    """One ``Error:`` line naming the exception (the traceback too with ``--verbose`` or
+    $GANTOOL_VERBOSE=1); returns the exit code 1."""
+    if os.environ.get(VERBOSE_ENV):
+        traceback.print_exception(error)
+    message = str(error).strip().splitlines()
+    detail = f": {message[0]}" if message else ""
+    click.echo(f"Error: unexpected {type(error).__name__}{detail} (run 'gantool --verbose ...' "
+               "for the traceback, and please report it)", err=True)
+    return 1
