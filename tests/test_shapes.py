@@ -72,6 +72,38 @@ def test_training_plot_has_per_step_curves(tmp_path, epochs, per_epoch):
     assert iio.imread(tmp_path / "no_epochs.png").ndim == 3
 
 
+def test_training_plot_redraws_are_throttled_but_the_last_epoch_always_draws(tmp_path,
+                                                                             monkeypatch):
+    from types import SimpleNamespace
+
+    from gantool import rundir
+    from gantool.training.callbacks import plot
+    from gantool.training.callbacks.logs import write_csv
+
+    history, steps = _rows(3, 4)
+    write_csv(tmp_path / rundir.STEPS, steps, list(steps[0]))
+    state = SimpleNamespace(epochs=3, stopped_mid_epoch=False)
+    drawn = tmp_path / rundir.PLOT
+    callback = plot.TrainingPlot(tmp_path, state, history[:1])
+    callback.on_epoch_end(0)  # within MIN_SECONDS of the start: skipped, left pending
+    assert not drawn.exists() and callback.pending
+    callback.on_train_end()  # (a stop after the skipped epoch) draws what is pending
+    assert drawn.exists() and not callback.pending and callback.draw_seconds > 0
+    drawn.unlink()
+    callback.history.extend(history[1:])
+    callback.on_epoch_end(2)  # the last epoch: always
+    assert iio.imread(drawn).ndim == 3
+    monkeypatch.setattr(plot, "MIN_SECONDS", 0.0)
+    monkeypatch.setattr(plot, "REDRAW_RATIO", 0)
+    drawn.unlink()
+    callback.on_epoch_end(0)  # nothing to wait for: every epoch draws
+    assert drawn.exists()
+    state.stopped_mid_epoch = True  # an interrupted epoch is not plotted
+    drawn.unlink()
+    callback.on_epoch_end(1)
+    assert not drawn.exists()
+
+
 def test_smooth_is_a_bias_corrected_moving_average():
     np.testing.assert_allclose(viz.smooth([2.0] * 5, span=3), [2.0] * 5)
     values = viz.smooth([0.0, 10.0, np.nan, 10.0], span=3)
