@@ -226,3 +226,12 @@ def test_mixed_precision_runs_with_finite_losses(precision, arch, strategies, re
         assert all(np.isfinite(float(v)) for v in entry.values()), entry
     if precision == "mixed_float16":
         assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def test_a_decay_longer_than_the_run_is_warned_about():
+    from gantool.training.ema import short_run_warning
+
+    warning = short_run_warning(0.999, 585)
+    assert "--ema 0.999" in warning and "1000" in warning and "56%" in warning
+    assert short_run_warning(0.99, 585) is None  # 0.99 ** 585: 0.3% left
+    assert short_run_warning(None, 585) is None and short_run_warning(0.999, 0) is None

@@ -56,3 +56,17 @@ class HalfLifeEmaAdam(keras.optimizers.Adam):
     def get_config(self):
         return {**super().get_config(), "half_life_kimg": self.half_life_kimg,
                 "images_per_update": self.images_per_update, "rampup": self.rampup}
+
+
+def short_run_warning(decay, g_updates):
+    """A one-line warning (or None) when ``--ema DECAY`` averages over more G updates than the
+    run makes: Keras's average starts from the initial weights, which then keep a weight of
+    ``decay ** g_updates`` in it (0.999 over 600 updates: 55%), and samples look untrained."""
+    if not decay or not g_updates:
+        return None
+    kept = decay ** g_updates
+    if kept < 0.05:
+        return None
+    return (f"warning: --ema {decay:g} averages over about {1 / (1 - decay):.0f} generator updates "
+            f"and this run makes {g_updates}: the initial weights keep {100 * kept:.0f}% of the "
+            "average; use a smaller decay, or --ema-kimg K (its ramp-up starts the average short)")

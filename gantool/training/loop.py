@@ -9,6 +9,7 @@ and reports how it ended (:func:`finish`). ``--time-budget`` ends training like 
 
 import contextlib
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from gantool.training.callbacks import (
 )
 from gantool.training.callbacks.budget import TrainingClock, elapsed_variable, progress_variable
 from gantool.training.checkpoints import RunCheckpoint
+from gantool.training.ema import short_run_warning
 from gantool.training.lr_schedule import LearningRateSchedule, scale_variable, scheduled
 from gantool.training.schedule import load_data, schedule_for, steps_per_execution
 from gantool.training.signals import Interrupted, stop_requests
@@ -92,6 +94,10 @@ def train_into(config, run_dir, out_dir, strategy, resume, progress):
     if not resume:  # --init-from: check the networks match, name the checkpoint
         config = resolve_init_from(config)
     schedule = schedule_for(config, source)
+    warning = None if schedule.budget else short_run_warning(
+        config.ema, schedule.total_steps * config.g_steps)
+    if warning and out_dir == run_dir:  # the chief
+        print(warning, file=sys.stderr)
     gan, checkpoint, start_step = build(config, strategy, schedule, run_dir, out_dir, resume,
                                         progress)
     if out_dir == run_dir:
