@@ -32,6 +32,7 @@ from gantool.draws import LATENT_DISTRIBUTIONS, sample_latents, step_seed
 from gantool.losses import LOSSES
 from gantool.models.layers import MinibatchStdDev
 from gantool.objectives import pack_samples
+from gantool.replica_steps import MultiReplicaSteps
 
 UPDATES = ("simultaneous", "alternating")
 LOG_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake")
@@ -48,7 +49,7 @@ def has_batch_norm(model):
     return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
 
 
-class GAN(keras.Model):
+class GAN(MultiReplicaSteps, keras.Model):
     """Trains ``generator`` (latents (N, latent_dim) [+ labels (N,)] -> samples) against
     ``discriminator`` (samples [+ labels] -> logits (N, 1)).
 

@@ -15,7 +15,7 @@ GLOBAL_BATCH = 8
 
 
 def run_steps(strategy, arch, loss, steps, sync_bn=False, draw_latents=False, seed=0,
-              optimizer="sgd"):
+              optimizer="sgd", steps_per_execution=1):
     """Train ``steps`` steps under ``strategy`` from fixed initial weights; returns
     (generator weights, discriminator weights, list of logs)."""
     shape = [2] if arch == "mlp" else [28, 28, 1]
@@ -31,7 +31,7 @@ def run_steps(strategy, arch, loss, steps, sync_bn=False, draw_latents=False, se
         gan = GAN(generator, discriminator, latent_dim=4, loss=loss, seed=seed)
         make = {"sgd": lambda: keras.optimizers.SGD(0.1),
                 "adam": lambda: keras.optimizers.Adam(1e-3, beta_1=0.5)}[optimizer]
-        gan.compile(make(), make())
+        gan.compile(make(), make(), steps_per_execution=steps_per_execution)
         gan.build_optimizers()
     data = x if draw_latents else {"x": x, "z": z, "alpha": alpha}
     dataset = tf.data.Dataset.from_tensor_slices(data).batch(GLOBAL_BATCH)
@@ -87,6 +87,20 @@ def test_two_replicas_match_one_with_adam(strategies):
         g1, d1, _ = run_steps(one, arch, "ns", steps, sync_bn, optimizer="adam")
         g2, d2, _ = run_steps(two, arch, "ns", steps, sync_bn, optimizer="adam")
         assert max_difference(g1, g2) < 1e-5 and max_difference(d1, d2) < 1e-5
+
+
+def test_several_steps_per_execution_on_two_replicas(strategies):
+    """Keras's own multi-step loop fails under a multi-replica strategy (gantool.replica_steps):
+    4 steps per call on 2 replicas give the weights of 4 calls of one step, and of 1 replica."""
+    one, two = strategies
+    g1, d1, logs1 = run_steps(two, "mlp", "ns", 8, optimizer="adam")
+    g4, d4, logs4 = run_steps(two, "mlp", "ns", 8, optimizer="adam", steps_per_execution=4)
+    g_one, d_one, _ = run_steps(one, "mlp", "ns", 8, optimizer="adam", steps_per_execution=4)
+    assert max_difference(g1, g4) < 1e-6 and max_difference(d1, d4) < 1e-6
+    assert max_difference(g_one, g4) < 1e-5 and max_difference(d_one, d4) < 1e-5
+    assert len(logs1) == 8 and len(logs4) == 2  # one log per call: steps 4 and 8
+    for every_step, per_call in zip(logs1[3::4], logs4):
+        assert every_step["d_loss"] == pytest.approx(per_call["d_loss"], rel=1e-6)
 
 
 def test_per_replica_batch_norm_differs_without_sync(strategies):
