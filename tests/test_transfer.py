@@ -101,14 +101,43 @@ def test_freeze_d_keeps_the_first_layer_and_config_records_the_source(source_run
     assert changed and all(changed)
 
 
-def _discriminator(run_dir):
-    """The run's discriminator with the weights of its latest checkpoint."""
+def test_freeze_d_without_init_from_keeps_convolutions_and_batch_norm_statistics(tmp_path):
+    """--freeze-d 3 on a fresh dcgan D (conv, conv, batch norm, conv, batch norm, dense): the
+    first three weight layers, the batch norm's moving mean and variance included, end training
+    exactly as they started (ckpt-0); D's optimiser holds slots for the others only."""
+    out = tmp_path / "frozen"
+    code, err = invoke(["train", *TINY, "--freeze-d", "3", "--epochs", "2", "--lr", "0.01",
+                        "--seed", "3", "--out", out])
+    assert code == 0, err
+    from gantool.training.transfer import weight_layers
+
+    first = rundir.checkpoint_dir(out) / f"{rundir.CHECKPOINT_PREFIX}0"
+    last = rundir.latest_checkpoint(rundir.checkpoint_dir(out))
+    assert rundir.step_of(last) == 4
+    before, after = (weight_layers(_discriminator(out, prefix)) for prefix in (first, last))
+    names = [type(layer).__name__ for layer in before]
+    assert names[:3] == ["Conv2D", "Conv2D", "BatchNormalization"] and len(names) > 3
+    for x, y in zip(before[:3], after[:3]):
+        assert all(np.array_equal(a, b) for a, b in zip(x.get_weights(), y.get_weights()))
+    assert len(before[2].get_weights()) == 4  # gamma, beta and the moving statistics
+    changed = [not all(np.array_equal(a, b) for a, b in zip(x.get_weights(), y.get_weights()))
+               for x, y in zip(before[3:], after[3:])]
+    assert all(changed)
+    reader = tf.train.load_checkpoint(str(last))
+    slots = {k.split("/")[2] for k in reader.get_variable_to_shape_map()
+             if k.startswith("d_optimizer/_trainable_variables/")}
+    assert len(slots) == sum(len(layer.trainable_weights) for layer in before[3:])
+
+
+def _discriminator(run_dir, checkpoint=None):
+    """The run's discriminator with the weights of ``checkpoint`` (default: its latest)."""
     from gantool.models import ARCHITECTURES
 
     run = rundir.Run.open(run_dir)
     config = run.config
     model = ARCHITECTURES.get(config.arch).build_discriminator(config, tuple(config.data_shape))
-    tf.train.Checkpoint(discriminator=model).restore(run.checkpoint).expect_partial()
+    tf.train.Checkpoint(discriminator=model).restore(
+        str(checkpoint or run.checkpoint)).expect_partial()
     return model
 
 
