@@ -16,13 +16,13 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)  ## create .venv and install gantool with its test tools
 
-demo: $(STAMP)  ## train a small DCGAN on synthetic shapes (no download), then sample and animate it (~2 min on 2 CPU cores)
+demo: $(STAMP)  ## train a small DCGAN on synthetic shapes (no download; 6,000 steps or 5 min of training), then sample and animate it
 	$(GANTOOL) train --config examples/shapes_demo.toml --out $(DEMO_DIR) --force
 	$(GANTOOL) sample --ckpt $(DEMO_DIR) --n 64 --out $(DEMO_DIR)/sample.png
 	$(GANTOOL) animate $(DEMO_DIR)
 	@echo
 	@echo "Demo outputs in $(DEMO_DIR)/:"
-	@echo "  training.gif   the same 36 latents, epoch by epoch: discs, squares and triangles forming"
+	@echo "  training.gif   the same 36 latents, epoch by epoch: the shapes forming out of grey noise"
 	@echo "  evolution.png  snapshots of the generator across epochs"
 	@echo "  sample.png     64 fresh samples"
 	@echo "  training.png   losses and discriminator outputs per step and per epoch"
