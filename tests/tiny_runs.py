@@ -14,9 +14,9 @@ def cli(args):
     return 0
 
 
-def image_run(root, ema=True, steps=4, extra=()):
+def image_run(root, ema=True, steps=4, extra=(), exit_code=0):
     """An mlp run with --ema on 64 random 8x8 grey images (npz), trained ``steps`` steps
-    (``extra``: more ``train`` arguments)."""
+    (``extra``: more ``train`` arguments); ``gantool train`` must exit with ``exit_code``."""
     rng = np.random.default_rng(3)
     data = root / "digits.npz"
     np.savez(data, x_train=rng.integers(0, 256, (64, 8, 8), dtype=np.uint8))
@@ -25,5 +25,5 @@ def image_run(root, ema=True, steps=4, extra=()):
             "--epochs", 1, "--steps-per-epoch", steps, "--batch-size", 16, "--latent-dim", 8,
             "--g-hidden", 16, "--d-hidden", 16, "--grid-size", 4, "--quiet", *extra]
     code = cli(args + (["--ema", 0.9] if ema else []))
-    assert code in (0, None), code
+    assert (code or 0) == exit_code, code
     return run_dir
