@@ -447,3 +447,20 @@ def test_keep_limits_the_checkpoints_across_resumes(tmp_path, capsys):
     assert [Path(p).name for p in state.all_model_checkpoint_paths] == ["ckpt-3", "ckpt-4"]
     ok(["train", "--out", run_dir, "--resume", "--epochs", 5, "--quiet"], capsys)
     assert checkpoint_files(run_dir) == expected(4, 5)
+
+
+def test_a_stop_request_between_the_log_and_the_checkpoint_keeps_the_steps_row(tmp_path):
+    """The signal lands after RunLog kept step 3's row but before the Checkpointer saved step 3:
+    the row still reaches steps.csv when training ends (a resumed epoch's means read it)."""
+    from gantool.training.state import TrainingState
+
+    state = TrainingState(steps_per_epoch=10, epochs=1, step=0, on_nan="stop")
+    log = callbacks.RunLog(tmp_path, state)
+    log.on_epoch_begin(0)
+    values = dict.fromkeys(LOG_NAMES, 0.5)
+    for batch in range(3):
+        log.on_train_batch_end(batch, values)
+    assert not (tmp_path / "steps.csv").exists()  # rows are kept in memory until a flush
+    state.interrupted = "SIGTERM"  # now the Checkpointer saves step 3 and stops training
+    log.on_train_end()
+    assert [int(r["step"]) for r in callbacks.read_csv(tmp_path / "steps.csv")] == [1, 2, 3]

@@ -94,6 +94,12 @@ class RunLog(keras.callbacks.Callback):
         if self.state.interrupted or not finite:  # a step that may end training: keep it
             self.flush()
 
+    def on_train_end(self, logs=None):
+        # A stop request that lands after this step's row was kept but before the Checkpointer
+        # saw it still saves this step: its row must reach steps.csv (a resumed epoch's means
+        # are computed from it).
+        self.flush()
+
     def flush(self):
         names = logged_names(self.step_rows[-1]) if self.step_rows else LOG_NAMES
         write_csv(self.run_dir / rundir.STEPS, self.step_rows,
