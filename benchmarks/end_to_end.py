@@ -38,7 +38,7 @@ def parse_args(argv=None):
                         help="timed windows of the pure step, before and after each")
     parser.add_argument("--window-steps", type=int, default=20, help="steps in a window")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: 1 epoch of 20 steps, windows of 3 steps")
+                        help="a smoke test: 2 epochs of 10 steps, 2 windows of 3 steps")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.steps_per_epoch = 2, 10

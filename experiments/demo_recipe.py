@@ -42,7 +42,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments"))
 
+import runs  # noqa: E402  (experiments/runs.py)
 from benchmarks import common  # noqa: E402  (sets TensorFlow's log level first)
 from gantool import rundir  # noqa: E402
 
@@ -105,24 +105,9 @@ def recipe(text, base):
     return name, ["--config", base, *shlex.split(flags)]
 
 
-def wait_for_quiet(lock):
-    waited = 0
-    while os.path.exists(lock):
-        if waited == 0:
-            print(f"  waiting while {lock} exists ...", file=sys.stderr, flush=True)
-        time.sleep(5)
-        waited += 5
-
-
 def gantool(*command, what):
-    """Run ``python -m gantool COMMAND``; on failure print its last error line and exit 1."""
-    full = [sys.executable, "-m", "gantool", *map(str, command)]
-    done = subprocess.run(full, capture_output=True, text=True)
-    if done.returncode != 0:
-        lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit code {done.returncode}"
-        raise SystemExit(f"error: {what} failed: {last}\n  command: {shlex.join(full)}")
-    return done.stdout
+    """Run ``python -m gantool COMMAND`` (:func:`runs.gantool`); returns its stdout."""
+    return runs.gantool(command, what)[0]
 
 
 class Recogniser:
@@ -240,12 +225,12 @@ def one_run(args, recogniser, name, flags, seed):
                "--out", run_dir, "--force", "--quiet", "--no-tensorboard"]
     if args.dry_run:
         command.append("--dry-run")
-    wait_for_quiet(args.lock)
+    runs.wait_while(args.lock)
     load = os.getloadavg()[0]
     start = time.perf_counter()
     gantool(*command, what=f"training {name}")
     process_seconds = time.perf_counter() - start
-    wait_for_quiet(args.lock)
+    runs.wait_while(args.lock)
     gantool("eval", run_dir, "--features", args.features, "--n", args.n, "--quiet",
             what=f"eval of {run_dir}")
     result = json.loads((run_dir / rundir.EVAL).read_text())

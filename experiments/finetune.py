@@ -52,17 +52,16 @@ import csv
 import io
 import json
 import math
-import os
 import shlex
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "experiments"))
 
+import runs  # noqa: E402  (experiments/runs.py)
 from benchmarks import common  # noqa: E402  (sets TensorFlow's log level first)
 from gantool import rundir  # noqa: E402
 
@@ -191,28 +190,11 @@ def save_unless_same(path, **arrays):
 # --- subprocesses -----------------------------------------------------------------------------
 
 
-def wait_for_quiet(lock):
-    """Sleep while ``lock`` exists (someone is timing something on this machine)."""
-    said = False
-    while os.path.exists(lock):
-        if not said:
-            print(f"  waiting while {lock} exists ...", file=sys.stderr, flush=True)
-            said = True
-        time.sleep(5)
-
-
 def gantool(args, command, what):
-    """Run ``python -m gantool COMMAND`` once ``args.lock`` is gone; exit 1 on failure.
-    Returns the seconds it took."""
-    wait_for_quiet(args.lock)
-    full = [sys.executable, "-m", "gantool", *map(str, command)]
-    start = time.perf_counter()
-    done = subprocess.run(full, capture_output=True, text=True)
-    if done.returncode != 0:
-        lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit code {done.returncode}"
-        raise SystemExit(f"error: {what} failed: {last}\n  command: {shlex.join(full)}")
-    return time.perf_counter() - start
+    """Run ``python -m gantool COMMAND`` (:func:`runs.gantool`) once ``args.lock`` is gone;
+    returns the seconds it took."""
+    runs.wait_while(args.lock)
+    return runs.gantool(command, what)[1]
 
 
 def common_train_flags(args):

@@ -31,14 +31,15 @@ import json
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "experiments"))
 
+import runs  # noqa: E402  (experiments/runs.py)
 from benchmarks import common  # noqa: E402  (sets TensorFlow's log level first)
 from gantool import rundir  # noqa: E402
 
@@ -97,17 +98,13 @@ def recipe(text):
 
 
 def gantool(args, what):
-    """Run ``python -m gantool ARGS``; on failure print its last error line and exit 1."""
-    command = [sys.executable, "-m", "gantool", *map(str, args)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit code {done.returncode}"
-        hint = ""
+    """:func:`runs.gantool`, with a hint where the installed gantool lacks --time-budget."""
+    def hint(last):
         if "--time-budget" in last or "No such option" in last:
-            hint = " (without gantool train --time-budget, try --budget-flag --epochs)"
-        raise SystemExit(f"error: {what} failed: {last}{hint}\n  command: {shlex.join(command)}")
-    return done.stdout
+            return " (without gantool train --time-budget, try --budget-flag --epochs)"
+        return ""
+
+    return runs.gantool(args, what, hint)[0]
 
 
 def train_command(args, flags, budget, seed, run_dir):

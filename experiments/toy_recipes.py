@@ -18,12 +18,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mode_collapse import gantool, summary  # noqa: E402
 
+from runs import wait_while  # noqa: E402
+
 QUIET_LOCK = Path("/tmp/quiet.lock")
 
 
 def wait_quiet():
-    while QUIET_LOCK.exists():
-        time.sleep(5)
+    wait_while(QUIET_LOCK)
 
 
 def score(run, *flags):

@@ -15,3 +15,10 @@ class UsageError(GantoolError):
 
 class TrainingDiverged(GantoolError):
     """A loss became NaN or infinite."""
+
+
+def first_line(error):
+    """The first line of ``error``'s message (TensorFlow's ``message`` where it has one), or its
+    type's name when the message is empty."""
+    text = (getattr(error, "message", None) or str(error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__

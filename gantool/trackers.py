@@ -20,7 +20,7 @@ import time
 import warnings
 from pathlib import Path
 
-from gantool.errors import GantoolError, UsageError
+from gantool.errors import GantoolError, UsageError, first_line
 from gantool.registry import Registry
 
 TRACKERS = Registry("tracker")
@@ -156,11 +156,6 @@ def exit_status(error):
     from gantool.training.signals import Interrupted
 
     return KILLED if isinstance(error, (KeyboardInterrupt, Interrupted)) else FAILED
-
-
-def first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def step_axis(tag):

@@ -17,7 +17,7 @@ from gantool.cli.export import export_command
 from gantool.cli.project import project
 from gantool.cli.sample import sample
 from gantool.cli.train import train
-from gantool.errors import GantoolError
+from gantool.errors import GantoolError, first_line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -74,8 +74,7 @@ def report_unexpected(error):
     $GANTOOL_VERBOSE=1); returns the exit code 1."""
     if os.environ.get(VERBOSE_ENV):
         traceback.print_exception(error)
-    message = str(error).strip().splitlines()
-    detail = f": {message[0]}" if message else ""
+    detail = f": {first_line(error)}" if str(error).strip() else ""
     click.echo(f"Error: unexpected {type(error).__name__}{detail} (run 'gantool --verbose ...' "
                "for the traceback, and please report it)", err=True)
     return 1

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gantool.data.source import from_arrays, image_array
-from gantool.errors import GantoolError, UsageError
+from gantool.errors import GantoolError, UsageError, first_line
 
 NPZ_KEY = "x_train"
 _NPY_MAGIC = b"\x93NUMPY"
@@ -36,7 +36,7 @@ def _kind_of_file(spec, path):
 
 def _why(e):
     """One short line saying why numpy could not read an array."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = first_line(e)
     if "pickle" in text or "Object arrays" in text:
         return "it holds Python objects (pickled data is never loaded)"
     return text

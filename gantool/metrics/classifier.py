@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from gantool.errors import UsageError
+from gantool.errors import UsageError, first_line
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 LISTED_LAYERS = 8  # layer names an error message lists
@@ -31,8 +31,8 @@ def load_classifier(path, what="--features"):
     try:
         return keras.saving.load_model(str(path), compile=False)
     except Exception as e:  # noqa: BLE001 - Keras raises many kinds for a bad file
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"{what} {path}: cannot load it as a Keras model ({reason[:200]})") \
+        raise UsageError(f"{what} {path}: cannot load it as a Keras model "
+                         f"({first_line(e)[:200]})") \
             from None
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from gantool import rundir
-from gantool.errors import GantoolError, TrainingDiverged, UsageError
+from gantool.errors import GantoolError, TrainingDiverged, UsageError, first_line
 
 
 class RunCheckpoint:
@@ -138,8 +138,7 @@ def damage(prefix):
         for key in reader.get_variable_to_shape_map():
             reader.get_tensor(key)
     except (IndexError, ValueError, OSError, RuntimeError, tf.errors.OpError) as e:
-        text = getattr(e, "message", None) or str(e) or type(e).__name__
-        return text.strip().splitlines()[0] if text.strip() else type(e).__name__
+        return first_line(e)
     return None
 
 
