@@ -29,7 +29,7 @@ demo: $(STAMP)  ## train a small DCGAN on synthetic shapes (no download; 6,000 s
 	@echo "  metrics.csv, steps.csv, checkpoints/, generator.keras, tensorboard/"
 	@echo "The second demo, a GAN on a 2-D ring of 8 Gaussians: make demo-ring"
 
-demo-ring: $(STAMP)  ## train a GAN on the 2-D ring toy (examples/ring_best.toml), then sample and animate it (~2 min on 2 CPU cores)
+demo-ring: $(STAMP)  ## train a GAN on the 2-D ring toy (examples/ring_best.toml), then sample and animate it (~1.5 min on 2 CPU cores)
 	$(GANTOOL) train --config examples/ring_best.toml --sample-every-steps 250 --out $(RING_DIR) --force
 	$(GANTOOL) sample --ckpt $(RING_DIR) --n 2000 --out $(RING_DIR)/sample.png
 	$(GANTOOL) animate $(RING_DIR)
