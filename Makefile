@@ -16,7 +16,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)  ## create .venv and install gantool with its test tools
 
-demo: $(STAMP)  ## train a small DCGAN on synthetic shapes (no download; 6,000 steps, ~3 min on 2 CPU cores), then sample and animate it
+demo: $(STAMP)  ## train a small DCGAN on synthetic shapes (no download; 6,000 steps, ~4 min on 2 CPU cores), then sample and animate it
 	$(GANTOOL) train --config examples/shapes_demo.toml --out $(DEMO_DIR) --force
 	$(GANTOOL) sample --ckpt $(DEMO_DIR) --n 64 --out $(DEMO_DIR)/sample.png
 	$(GANTOOL) animate $(DEMO_DIR)

@@ -35,6 +35,19 @@ def test_shapes_class_areas_differ():
     assert areas[0] > areas[1] > areas[2]
 
 
+def test_squares_stand_upright():
+    """Squares are tilted by at most MAX_TILT: their covered pixels fill most of their bounding
+    box (a square turned by 45 degrees would fill half of it)."""
+    images, labels = draw_shapes(400, seed=5)
+    background = images[:, :1, :1].astype(int)
+    covered = np.abs(images.astype(int) - background).sum(axis=-1) > 30
+    fills = []
+    for mask in covered[labels == 1]:
+        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        fills.append(mask.sum() / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)))
+    assert np.median(fills) > 0.8
+
+
 def test_shapes_source_and_splits():
     assert "shapes" in DATASETS and "shapes" in describe_datasets()
     source = load_dataset("shapes", max_examples=20)
