@@ -26,11 +26,16 @@ def test_shapes_are_reproducible_labelled_images():
     assert contrast.max(axis=(1, 2)).min() > 60
 
 
+def _covered(images):
+    """Masks (N, 32, 32): the pixels that differ from the top-left (background) pixel."""
+    background = images[:, :1, :1].astype(int)
+    return np.abs(images.astype(int) - background).sum(axis=-1) > 30
+
+
 def test_shapes_class_areas_differ():
     """Discs, squares and triangles of the same radius cover about pi/2 : 1 : 0.65 of 2r^2."""
     images, labels = draw_shapes(600, seed=3)
-    background = images[:, :1, :1].astype(int)
-    covered = (np.abs(images.astype(int) - background).sum(axis=-1) > 30).mean(axis=(1, 2))
+    covered = _covered(images).mean(axis=(1, 2))
     areas = [covered[labels == k].mean() for k in range(3)]
     assert areas[0] > areas[1] > areas[2]
 
@@ -39,10 +44,8 @@ def test_squares_stand_upright():
     """Squares are tilted by at most MAX_TILT: their covered pixels fill most of their bounding
     box (a square turned by 45 degrees would fill half of it)."""
     images, labels = draw_shapes(400, seed=5)
-    background = images[:, :1, :1].astype(int)
-    covered = np.abs(images.astype(int) - background).sum(axis=-1) > 30
     fills = []
-    for mask in covered[labels == 1]:
+    for mask in _covered(images)[labels == 1]:
         rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
         fills.append(mask.sum() / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)))
     assert np.median(fills) > 0.8
