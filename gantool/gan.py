@@ -293,6 +293,7 @@ class GAN(MultiReplicaSteps, keras.Model):
         if self.augmenter is None:
             return objectives.step_logs(self, LOG_NAMES, d_per_example, g_per_example,
                                         real_logits, fake_logits)
-        p = self.augmenter.p.value() if self.augmenter.adaptive else tf.constant(0.0)
+        # aug_p: the probability that each operation is applied (DiffAugment: always)
+        p = self.augmenter.p.value() if self.augmenter.adaptive else tf.constant(1.0)
         return objectives.step_logs(self, LOG_NAMES + AUGMENT_LOG_NAMES, d_per_example,
                                     g_per_example, real_logits, fake_logits, (p, sign_real))

@@ -129,7 +129,7 @@ def test_diffaugment_changes_d_inputs_and_g_still_learns():
     assert sum(float(tf.reduce_sum(tf.abs(g))) for g in grads) > 0
     logs = gan.train_on_batch({"x": real, "z": z}, return_dict=True)
     assert set(LOG_NAMES) | set(AUGMENT_LOG_NAMES) <= set(logs)
-    assert float(logs["aug_p"]) == 0.0 and -1 <= float(logs["d_sign_real"]) <= 1
+    assert float(logs["aug_p"]) == 1.0 and -1 <= float(logs["d_sign_real"]) <= 1
 
 
 def test_augmentation_draws_do_not_depend_on_the_number_of_replicas():
