@@ -8,9 +8,10 @@ on (Karras et al. 2020, eq. 1), per step and smoothed: near 0 while D cannot tel
 images from fakes, towards 1 as it memorises them. It is read from each run's ``steps.csv`` as
 2 * d_acc_real - 1 (d_acc_real is the fraction of real logits above 0, so this is the same
 statistic that ``--augment ada`` logs as ``d_sign_real``) so that runs without ADA show it too;
-the dotted line is ADA's default target 0.6. Right: ADA's augmentation probability ``aug_p``
-(runs without it are left out). Each label carries the run's score from ``RUN/eval.json``
-(Inception FID, or the classifier FD when that is what was evaluated) with its sample count.
+the dotted line is ADA's default target 0.6. Right: the augmentation probability ``aug_p``
+(ADA's p; DiffAugment's is always 1; runs without augmentation are left out). Each label
+carries the run's score from ``RUN/eval.json`` (Inception FID, or the classifier FD when that
+is what was evaluated) with its sample counts.
 """
 
 import argparse
@@ -97,7 +98,7 @@ def plot(runs, out, title=""):
     ax_p.set_ylim(-0.02, 1.02)
     ax_p.set_xlabel("step")
     ax_p.set_ylabel("augmentation probability p")
-    ax_p.set_title("--augment ada: p")
+    ax_p.set_title("augmentation probability (diffaugment: 1)")
     if ax_p.lines:
         ax_p.legend(loc="upper left", fontsize="small")
     if title:

@@ -86,13 +86,13 @@ def parse_args(argv=None):
 
 def recipe(text):
     """(label, train flags) of a recipe: a TOML file or 'NAME=FLAGS' / 'FLAGS'."""
+    name, sep, flags = text.partition("=")
+    if sep and name and not name.startswith("-") and " " not in name:
+        return name, shlex.split(flags)
     if text.endswith(".toml"):
         if not Path(text).is_file():
             raise SystemExit(f"error: recipe {text}: no such file")
         return Path(text).stem, ["--config", text]
-    name, sep, flags = text.partition("=")
-    if sep and name and not name.startswith("-") and " " not in name:
-        return name, shlex.split(flags)
     label = "".join(c if c.isalnum() or c in "-_." else "_" for c in text.strip())
     return label.strip("_")[:40] or "recipe", shlex.split(text)
 

@@ -163,6 +163,10 @@ def test_time_to_quality_table_pools_seeds():
     assert row[6].startswith("1.50 ±") and row[7] == "2.00 ± 0" and row[9] == "-"
     assert row[10] == "samples/r-0.png samples/r-1.png"
     assert ttq.recipe("fast=--arch mlp --lr 1e-3") == ("fast", ["--arch", "mlp", "--lr", "1e-3"])
+    named = ttq.recipe("base=--config examples/mnist_dcgan.toml")  # a named recipe ending .toml
+    assert named == ("base", ["--config", "examples/mnist_dcgan.toml"])
+    with pytest.raises(SystemExit, match="no such file"):
+        ttq.recipe("examples/no_such_recipe.toml")
 
 
 def test_time_to_quality_dry_run_end_to_end(digits, grey_classifier, tmp_path):  # noqa: F811
