@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gantool import rundir, viz  # noqa: E402
+from gantool.config import TrainConfig  # noqa: E402
 
-ADA_TARGET = 0.6
+ADA_TARGET = TrainConfig.ada_target  # --ada-target's default
 
 
 def parse_args(argv=None):
