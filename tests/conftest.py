@@ -15,6 +15,7 @@ os.environ["GANTOOL_CPU_DEVICES"] = "2"
 SHARED = Path(os.environ.get("GANTOOL_SHARED",
                              Path(__file__).resolve().parents[1].parent / "shared"))
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
 def pytest_configure(config):
@@ -23,6 +24,21 @@ def pytest_configure(config):
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+
+@pytest.fixture(scope="session")
+def experiment_script():
+    """A loader: ``experiment_script("time_to_quality")`` imports experiments/NAME.py (a script,
+    not a package module) and returns the module."""
+    import importlib.util
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ The classifiers are tiny untrained Keras models built here; the run and the digi
 test_evaluation's fixtures. Nothing here needs ../shared.
 """
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -143,16 +142,9 @@ def test_spec_parsing():
     assert classifier_features.parse_spec("dir:x/b.keras") == (Path("dir:x/b.keras"), None)
 
 
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_time_to_quality_table_pools_seeds():
+def test_time_to_quality_table_pools_seeds(experiment_script):
     """The aggregation path of the smoke test below, with several seeds, without training."""
-    ttq = _script("time_to_quality")
+    ttq = experiment_script("time_to_quality")
     scores = {"fd_classifier": 1.0, "kid_classifier_mean": 0.002, "precision_classifier": 0.5,
               "recall_classifier": None}
     records = [{"recipe": "r", "budget_min": "2", "seed": s, "epochs": 3 + s, "steps": 30,

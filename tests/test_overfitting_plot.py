@@ -2,25 +2,18 @@
 and a picture with one curve per run."""
 
 import csv
-import importlib.util
 import json
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake")
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location(
-        "overfitting_plot", ROOT / "experiments" / "overfitting_plot.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(experiment_script):
+    return experiment_script("overfitting_plot")
 
 
 def fake_run(path, acc_real, aug_p=None, scores=None):
