@@ -202,8 +202,18 @@ def header_text(records):
             f"{dataset} {first['real_split']} split")
 
 
-def report(args, records):
-    """Print the header and table; write them as markdown and JSON under ``args.out``."""
+def machine_header():
+    """benchmarks/common's header (command, machine, load average, date) as text, taken when
+    it is called: before training, so that the load and date are those at the start."""
+    header = io.StringIO()
+    with contextlib.redirect_stdout(header):
+        common.print_header("gantool time to quality")
+    return header.getvalue()
+
+
+def report(args, records, machine):
+    """Print ``machine`` (:func:`machine_header`), the scores line and the table; write them as
+    markdown and JSON under ``args.out``."""
     first = SCORES[records[0]["kind"]]
     fd_name = "FD (classifier)" if first[0] == "fd_classifier" else "FID"
     headers = ["recipe", "budget (min)" if args.budget_flag == "--time-budget"
@@ -211,7 +221,7 @@ def report(args, records):
                fd_name, "KID x 1000", "precision", "recall", "samples"]
     header, table = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(header):
-        common.print_header("gantool time to quality")
+        print(machine, end="")
         print(f"scores: {header_text(records)}" + (" (dry run)" if args.dry_run else ""))
         print()
     with contextlib.redirect_stdout(table):
@@ -230,13 +240,14 @@ def report(args, records):
 def main(argv=None):
     args = parse_args(argv)
     recipes = [recipe(text) for text in args.recipes]
+    machine = machine_header()
     records = []
     for label, flags in recipes:
         for budget in args.budgets:
             for seed in args.seeds:
                 print(f"{label}: budget {budget}, seed {seed} ...", file=sys.stderr, flush=True)
                 records.append(one_run(args, label, flags, budget, seed))
-    report(args, records)
+    report(args, records, machine)
     return 0
 
 

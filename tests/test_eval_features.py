@@ -6,6 +6,7 @@ The classifiers are tiny untrained Keras models built here; the run and the digi
 test_evaluation's fixtures. Nothing here needs ../shared.
 """
 
+import datetime
 import json
 import subprocess
 import sys
@@ -173,7 +174,10 @@ def test_time_to_quality_dry_run_end_to_end(digits, grey_classifier, tmp_path): 
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert any(line.startswith("- command:") for line in lines)
-    assert any(line.startswith("- date:") for line in lines)
+    (date,) = [line.split(": ", 1)[1] for line in lines if line.startswith("- date:")]
+    (config,) = (out / "runs").glob("*/config.json")
+    # the header (load average, date) is taken before training, not when the table is printed
+    assert datetime.datetime.fromisoformat(date).timestamp() <= config.stat().st_mtime
     assert any("8 generated vs 8 real images" in line and "classifier grey.keras" in line
                for line in lines)
     (row,) = [line for line in lines if line.startswith("| mlp ")]
