@@ -2,10 +2,11 @@
 
 Each example is one coloured shape (class 0 ``disc``, 1 ``square``, 2 ``triangle``) on a plain
 background: uint8 (32, 32, 3) in [0, 255]. The shape's centre, size, tilt (at most MAX_TILT)
-and colour and the background's colour are random; the background is dark and muted, the shape bright and
-saturated, so the shape always stands out. Edges are antialiased by drawing at SUPERSAMPLE times
-the size and averaging. The same ``(seed, split)`` gives the same images on every machine; the
-``test`` split (any split but ``train``) uses an independent stream derived from the seed.
+and colour and the background's colour are random; the background is dark and muted, the
+shape bright and saturated, so the shape always stands out. Edges are antialiased by drawing at
+SUPERSAMPLE times the size and averaging. The same ``(seed, split)`` gives the same images on
+every machine; the ``test`` split (any split but ``train``) uses an independent stream derived
+from the seed.
 """
 
 import numpy as np
