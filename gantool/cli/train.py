@@ -191,7 +191,10 @@ def trackers():
 @click.option("--tpu", help="--strategy tpu: TPU name or address (default: the local TPU).")
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
               default=DEFAULTS.precision, show_default=True,
-              help="Mixed precision is a GPU/TPU feature (float16 uses loss scaling).")
+              help="Layers compute in 16 bits, weights and losses stay float32. mixed_float16 "
+              "(with loss scaling) needs a GPU; mixed_bfloat16 also speeds up CPUs with "
+              "AVX512-BF16 or AMX (about 1.3x on the DCGAN steps measured); elsewhere it "
+              "may be slower than float32.")
 @click.option("--on-nan", type=click.Choice(["stop", "rollback"]), default=DEFAULTS.on_nan,
               show_default=True, help="On a non-finite loss: stop, or restore the last good "
               "checkpoint, halve both learning rates and continue.")
