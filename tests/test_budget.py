@@ -100,6 +100,29 @@ def test_a_dry_run_does_its_steps_whatever_the_budget(tmp_path, capsys):
     assert [r["step"] for r in read_csv(run_dir / "steps.csv")] == ["1", "2", "3", "4"]
 
 
+@pytest.mark.parametrize("recipe, flags, epochs", [
+    ("epochs = 7\n", ["--time-budget", 5], 10**6),  # the recipe's epochs: not a bound
+    ("epochs = 7\ntime-budget = 5\n", [], 7),  # the recipe's own budget: bounded
+    ("epochs = 7\n", ["--time-budget", 5, "--epochs", 3], 3),  # given: bounded
+    ("epochs = 7\n", [], 7),  # no budget: the recipe's epochs
+])
+def test_a_recipes_epochs_bound_only_its_own_budget(recipe, flags, epochs, tmp_path, capsys,
+                                                    monkeypatch):
+    import gantool.training
+
+    seen = {}
+
+    def fake_train(config, **_):
+        seen["config"] = config
+        return SimpleNamespace(budget_spent=False, steps_done=0, epochs_done=0, run_dir="x")
+
+    monkeypatch.setattr(gantool.training, "train", fake_train)
+    path = tmp_path / "r.toml"
+    path.write_text('arch = "mlp"\ndataset = "ring"\n' + recipe)
+    ok(["train", "--config", path, *flags], capsys)
+    assert seen["config"].epochs == epochs
+
+
 # --- progress ----------------------------------------------------------------------------------
 
 

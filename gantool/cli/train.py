@@ -76,7 +76,8 @@ def trackers():
 @click.option("--skip-bad-images", is_flag=True, help="folder: datasets: train on the images "
               "that decode, with a warning naming the others (default: refuse the folder).")
 @click.option("--epochs", type=POSITIVE, default=DEFAULTS.epochs, show_default=True,
-              help="Epochs to train (with --time-budget: an upper bound, default none).")
+              help="Epochs to train (with --time-budget: an upper bound, default none; a "
+              "recipe's epochs bound only a budget the recipe sets itself).")
 @click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), metavar="MINUTES",
               help="Train for this many wall-clock minutes (counted from the end of the first "
               "step), then stop at a step boundary with the usual final outputs; a resumed run "
@@ -248,8 +249,10 @@ def config_from_command_line(ctx, config_file, options):
     # architecture settings not given keep the architecture's defaults (in TrainConfig)
     options = {k: v for k, v in options.items() if k not in all_settings() or k in explicit}
     values = {**options, **recipe, **{k: options[k] for k in explicit}}
+    # a recipe's epochs bound its own budget, not one asked for on the command line
+    epochs_bound = "epochs" in explicit or ("epochs" in recipe and "time_budget" in recipe)
     explicit |= set(recipe)
     values = apply_loss_defaults(values, explicit)
-    if values.get("time_budget") is not None and "epochs" not in explicit:
+    if values.get("time_budget") is not None and not epochs_bound:
         values["epochs"] = BUDGET_EPOCHS  # the budget ends training
     return TrainConfig.from_dict(values, source=config_file or "options"), explicit
