@@ -219,19 +219,17 @@ def report(args, records, machine):
     headers = ["recipe", "budget (min)" if args.budget_flag == "--time-budget"
                else f"budget ({args.budget_flag})", "seeds", "epochs", "steps", "train s",
                fd_name, "KID x 1000", "precision", "recall", "samples"]
-    header, table = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(header):
-        print(machine, end="")
-        print(f"scores: {header_text(records)}" + (" (dry run)" if args.dry_run else ""))
-        print()
+    header = (machine + f"scores: {header_text(records)}"
+              + (" (dry run)" if args.dry_run else "") + "\n\n")
+    table = io.StringIO()
     with contextlib.redirect_stdout(table):
         common.print_table(headers, table_rows(records))
-    text = header.getvalue() + table.getvalue()
+    text = header + table.getvalue()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "time_to_quality.md").write_text(text)
     (out / "time_to_quality.json").write_text(json.dumps(
-        {"header": header.getvalue().strip().splitlines(), "columns": headers,
+        {"header": header.strip().splitlines(), "columns": headers,
          "rows": table_rows(records), "runs": records}, indent=2))
     print(text, end="")
     print(f"wrote {out / 'time_to_quality.md'} and {out / 'time_to_quality.json'}")

@@ -12,10 +12,10 @@ import gantool  # noqa: F401  (first: it sets TensorFlow's environment, as the C
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["GANTOOL_CPU_DEVICES"] = "2"
 
-SHARED = Path(os.environ.get("GANTOOL_SHARED",
-                             Path(__file__).resolve().parents[1].parent / "shared"))
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("GANTOOL_SHARED", ROOT.parent / "shared"))
+EXAMPLES = ROOT / "examples"
+EXPERIMENTS = ROOT / "experiments"
 
 
 def pytest_configure(config):
