@@ -8,7 +8,8 @@ uses (``training=False``) stay those of the live weights. This script writes fou
 of ``--n`` uint8 samples from the same latents (seed 0), one per combination of
 {live, EMA} weights x {moving, per-batch} batch-norm statistics (batches of 500):
 ``PREFIX-live.npy``, ``PREFIX-live-batch.npy``, ``PREFIX-ema.npy``, ``PREFIX-ema-batch.npy``
-(the EMA pair only for a run trained with --ema or --ema-kimg). Score each with
+(the EMA pair only for a run trained with --ema or --ema-kimg; unconditional runs only).
+Score each with
 
     gantool eval --samples PREFIX-ema.npy --dataset DATASET --n 2000 --metrics fid
 """
@@ -59,6 +60,8 @@ def main(argv=None):
     from gantool.sampling import draw_latents, load_generator, to_uint8
 
     run = Run.open(args.run)
+    if run.config.conditional:
+        parser.error(f"{args.run} is a conditional run; this check takes unconditional runs")
     latents = draw_latents(args.n, run.config.latent_dim, run.config.latent_dist, seed=0)
     for name, ema, batch_statistics in variants(run.config):
         images = draw(load_generator(run, ema=ema), latents, batch_statistics)
